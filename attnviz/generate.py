@@ -1,0 +1,110 @@
+"""Sampling from a causal language model: temperature, top-k, top-p, stop tokens, a seed."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    """temperature 0 means greedy; top_k 0 and top_p 1.0 switch those filters off."""
+
+    max_new_tokens: int = 200
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
+    stop_ids: tuple[int, ...] = ()
+    seed: int | None = None
+    n_candidates: int = 5
+
+    def __post_init__(self) -> None:
+        if self.max_new_tokens < 0:
+            raise ValueError("max_new_tokens must be 0 or more")
+        if self.temperature < 0:
+            raise ValueError("temperature must be 0 (greedy) or more")
+        if self.top_k < 0:
+            raise ValueError("top_k must be 0 (off) or more")
+        if not 0.0 < self.top_p <= 1.0:
+            raise ValueError("top_p must be in (0, 1]")
+
+
+@dataclass
+class GenerationStep:
+    """One generated token and the candidates it was drawn from.
+
+    candidates: top tokens of the distribution actually sampled (after temperature, top-k, top-p);
+    model_candidates: top tokens of the model's own distribution (temperature 1, no filter).
+    """
+
+    token_id: int
+    probability: float
+    candidates: list[tuple[int, float]]
+    model_candidates: list[tuple[int, float]]
+
+
+@dataclass
+class GenerationResult:
+    prompt_ids: list[int]
+    new_ids: list[int] = field(default_factory=list)
+    steps: list[GenerationStep] = field(default_factory=list)
+    stopped_by: str = "max_new_tokens"  # or "stop_token"
+
+    @property
+    def ids(self) -> list[int]:
+        return self.prompt_ids + self.new_ids
+
+
+def next_token_distribution(logits: torch.Tensor, config: GenerationConfig) -> torch.Tensor:
+    """logits (vocab,) -> the probabilities sampled from, after temperature, top-k and top-p."""
+    logits = logits.float()
+    if config.temperature == 0:
+        probs = torch.zeros_like(logits)
+        probs[logits.argmax()] = 1.0
+        return probs
+    logits = logits / config.temperature
+    if config.top_k > 0 and config.top_k < logits.numel():
+        kth_best = torch.topk(logits, config.top_k).values[-1]
+        logits = logits.masked_fill(logits < kth_best, float("-inf"))
+    probs = torch.softmax(logits, dim=-1)
+    if config.top_p < 1.0:
+        sorted_probs, order = torch.sort(probs, descending=True)
+        mass_before = sorted_probs.cumsum(0) - sorted_probs  # mass of strictly better tokens
+        sorted_probs[mass_before >= config.top_p] = 0.0  # keeps the smallest set reaching top_p
+        probs = torch.zeros_like(probs).scatter(0, order, sorted_probs)
+        probs = probs / probs.sum()
+    return probs
+
+
+def _top(probs: torch.Tensor, n: int) -> list[tuple[int, float]]:
+    values, indices = torch.topk(probs, min(n, probs.numel()))
+    return [(int(i), float(v)) for i, v in zip(indices, values) if v > 0]
+
+
+@torch.no_grad()
+def generate(model: nn.Module, prompt_ids: list[int], config: GenerationConfig) -> GenerationResult:
+    """Append up to max_new_tokens tokens; the context is cropped to the model's max_len."""
+    if not prompt_ids:
+        raise ValueError("the prompt must contain at least one token")
+    if getattr(getattr(model, "config", None), "kind", None) != "causal_lm":
+        raise ValueError("only a causal language model can generate text (this model is not one)")
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    generator = torch.Generator().manual_seed(config.seed) if config.seed is not None else None
+    context_len = model.config.max_len
+    result = GenerationResult(prompt_ids=list(prompt_ids))
+    for _ in range(config.max_new_tokens):
+        context = torch.tensor([result.ids[-context_len:]], device=device)  # (1, <=max_len)
+        logits = model(context).logits[0, -1].cpu()  # (vocab,)
+        probs = next_token_distribution(logits, config)
+        token = int(torch.multinomial(probs, 1, generator=generator)) if config.temperature > 0 else int(probs.argmax())
+        result.steps.append(GenerationStep(token, float(probs[token]), _top(probs, config.n_candidates),
+                                           _top(torch.softmax(logits.float(), -1), config.n_candidates)))
+        result.new_ids.append(token)
+        if token in config.stop_ids:
+            result.stopped_by = "stop_token"
+            break
+    model.train(was_training)
+    return result

@@ -1,0 +1,173 @@
+"""Three models from one frozen config: a sequence classifier, a token tagger, a causal LM."""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+import torch
+from torch import nn
+
+from attnviz.layers import EncoderBlock
+from attnviz.positional import LearnedPositions, SinusoidalPositions
+
+MODEL_KINDS = ("classifier", "tagger", "causal_lm")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild a model; saved as JSON beside the weights."""
+
+    kind: str  # "classifier" | "tagger" | "causal_lm"
+    vocab_size: int
+    n_labels: int = 2  # classes (classifier) or tags (tagger); unused by the LM
+    d_model: int = 128
+    n_heads: int = 4
+    n_layers: int = 2
+    d_ff: int = 512
+    max_len: int = 256  # the context length
+    dropout: float = 0.1
+    positional: str = "sinusoidal"  # "sinusoidal" | "learned"
+    norm_first: bool = False
+    activation: str = "relu"
+    layer_norm_eps: float = 1e-5
+    embedding_norm: bool = False  # BERT-style LayerNorm right after the embeddings
+    pad_id: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in MODEL_KINDS:
+            raise ValueError(f"unknown model kind {self.kind!r}; choose one of {MODEL_KINDS}")
+        if self.positional not in ("sinusoidal", "learned"):
+            raise ValueError(f"unknown positional encoding {self.positional!r}")
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})")
+        for name in ("vocab_size", "d_model", "n_heads", "n_layers", "d_ff", "max_len"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+
+    @property
+    def causal(self) -> bool:
+        return self.kind == "causal_lm"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "ModelConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown model config keys: {unknown}")
+        return cls(**values)
+
+
+@dataclass
+class ModelOutput:
+    """logits: (B, n_labels) | (B, T, n_labels) | (B, T, vocab); attentions: one (B, H, T, T) per layer."""
+
+    logits: torch.Tensor
+    attentions: list[torch.Tensor] | None = None
+
+
+class Encoder(nn.Module):
+    """Token embedding + positional encoding + a stack of blocks: the trunk all three models share."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.token_embedding = nn.Embedding(config.vocab_size, config.d_model)
+        if config.positional == "sinusoidal":
+            # unit-variance embeddings, comparable in size to the encoding they are added to
+            nn.init.normal_(self.token_embedding.weight, std=config.d_model ** -0.5)
+            self.embed_scale = math.sqrt(config.d_model)
+            self.positions: nn.Module = SinusoidalPositions(config.max_len, config.d_model)
+        else:
+            nn.init.normal_(self.token_embedding.weight, std=0.02)
+            self.embed_scale = 1.0
+            self.positions = LearnedPositions(config.max_len, config.d_model)
+        self.embedding_norm = (nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
+                               if config.embedding_norm else nn.Identity())
+        self.dropout = nn.Dropout(config.dropout)
+        self.blocks = nn.ModuleList(
+            EncoderBlock(config.d_model, config.n_heads, config.d_ff, config.dropout,
+                         config.activation, config.norm_first, config.layer_norm_eps)
+            for _ in range(config.n_layers))
+        self.final_norm = (nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
+                           if config.norm_first else nn.Identity())
+
+    def forward(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                need_weights: bool = False) -> tuple[torch.Tensor, list[torch.Tensor] | None]:
+        """ids: (B, T) -> hidden (B, T, d) and, if asked, per-layer weights [(B, H, T, T)]."""
+        x = self.positions(self.token_embedding(ids) * self.embed_scale)
+        x = self.dropout(self.embedding_norm(x))
+        attentions: list[torch.Tensor] | None = [] if need_weights else None
+        for block in self.blocks:
+            x, weights = block(x, attention_mask, self.config.causal, need_weights)
+            if attentions is not None:
+                attentions.append(weights)
+        return self.final_norm(x), attentions
+
+
+def masked_mean(hidden: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+    """Mean over real tokens only: (B, T, d), (B, T) -> (B, d)."""
+    if attention_mask is None:
+        return hidden.mean(dim=1)
+    weights = attention_mask.to(hidden.dtype).unsqueeze(-1)  # (B, T, 1)
+    return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
+
+
+class SequenceClassifier(nn.Module):
+    """Encoder -> mean over real tokens (padding ignored) -> linear layer over classes."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.encoder = Encoder(config)
+        self.dropout = nn.Dropout(config.dropout)
+        self.head = nn.Linear(config.d_model, config.n_labels)
+
+    def forward(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                need_weights: bool = False) -> ModelOutput:
+        hidden, attentions = self.encoder(ids, attention_mask, need_weights)
+        pooled = masked_mean(hidden, attention_mask)  # (B, d)
+        return ModelOutput(self.head(self.dropout(pooled)), attentions)
+
+
+class TokenTagger(nn.Module):
+    """Encoder -> linear layer giving tag logits for every token."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.encoder = Encoder(config)
+        self.dropout = nn.Dropout(config.dropout)
+        self.head = nn.Linear(config.d_model, config.n_labels)
+
+    def forward(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                need_weights: bool = False) -> ModelOutput:
+        hidden, attentions = self.encoder(ids, attention_mask, need_weights)
+        return ModelOutput(self.head(self.dropout(hidden)), attentions)  # (B, T, n_labels)
+
+
+class CausalLM(nn.Module):
+    """Decoder-only language model: causal self-attention, then a linear layer over the vocabulary."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.encoder = Encoder(config)
+        self.head = nn.Linear(config.d_model, config.vocab_size, bias=False)
+        nn.init.normal_(self.head.weight, std=0.02)
+
+    def forward(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                need_weights: bool = False) -> ModelOutput:
+        hidden, attentions = self.encoder(ids, attention_mask, need_weights)
+        return ModelOutput(self.head(hidden), attentions)  # (B, T, vocab)
+
+
+MODEL_CLASSES: dict[str, type[nn.Module]] = {
+    "classifier": SequenceClassifier, "tagger": TokenTagger, "causal_lm": CausalLM}
+
+
+def build_model(config: ModelConfig) -> nn.Module:
+    """A freshly initialised model of the config's kind."""
+    return MODEL_CLASSES[config.kind](config)

@@ -1,0 +1,128 @@
+"""All figures of attnviz in one place: attention and positional figures (re-exported from
+plots_attention and plots_positional) plus the charts of model outputs and training here.
+
+Every function is pure: it takes data and returns a plotly `go.Figure`.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from attnviz.plots_attention import (
+    BAR_HEIGHT,
+    _finish,
+    _plain,
+    _token_label,
+    attention_to_token_bar,
+    diff_heatmap,
+    head_heatmap,
+    mean_heatmap,
+    model_view,
+)
+from attnviz.plots_positional import (
+    offset_similarity,
+    positional_curves,
+    positional_heatmap,
+    positional_similarity,
+    wavelength_figure,
+)
+
+__all__ = [
+    "attention_to_token_bar", "candidates_figure", "diff_heatmap", "head_heatmap", "mean_heatmap",
+    "model_view", "offset_similarity", "positional_curves", "positional_heatmap", "positional_similarity",
+    "probability_bar", "training_chart", "wavelength_figure",
+]
+
+CANDIDATES_HEIGHT = 420
+TRAINING_HEIGHT = 380
+
+
+def _empty(title: str, message: str, height: int) -> go.Figure:
+    """A blank figure saying why there is nothing to draw."""
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return _finish(fig, title, height)
+
+
+def probability_bar(labels: Sequence[str], probs: Sequence[float], title: str = "Probabilities") -> go.Figure:
+    """Horizontal bars on 0..1, the first label at the top (repeated labels keep their own bar)."""
+    if len(labels) != len(probs):
+        raise ValueError(f"got {len(labels)} labels but {len(probs)} probabilities")
+    positions = list(range(len(labels)))
+    names = [_token_label(label) for label in labels]
+    values = [float(p) for p in probs]
+    fig = go.Figure(go.Bar(x=values, y=positions, orientation="h", customdata=names,
+                           text=[f"{p:.3f}" for p in values], textposition="outside", cliponaxis=False,
+                           hovertemplate="%{customdata}: %{x:.4f}<extra></extra>"))
+    fig.update_xaxes(title="probability", range=[0, 1])
+    fig.update_yaxes(tickmode="array", tickvals=positions, ticktext=names, autorange="reversed")
+    return _finish(fig, _plain(title), BAR_HEIGHT)
+
+
+def candidates_figure(steps: Sequence[dict]) -> go.Figure:
+    """Top-k candidates of each generation step as a table: x = step (chosen token below), y = rank.
+
+    steps: [{"chosen": str, "candidates": [(token, prob), ...]}, ...], candidates best first.
+    Each cell shows the candidate token and its probability, coloured by probability (0..1);
+    the chosen candidate is bold. Whitespace is made visible (␣, ⏎, ⇥).
+    """
+    if not steps:
+        return _empty("Candidates per step", "no generation steps", CANDIDATES_HEIGHT)
+    depth = max(len(step["candidates"]) for step in steps)
+    z = np.full((max(depth, 1), len(steps)), np.nan)
+    text = [["" for _ in steps] for _ in range(max(depth, 1))]
+    for s, step in enumerate(steps):
+        for r, (token, prob) in enumerate(step["candidates"]):
+            label = _token_label(token)
+            z[r, s] = float(prob)
+            text[r][s] = f"<b>{label}</b>" if str(token) == str(step["chosen"]) else label
+    fig = go.Figure(go.Heatmap(z=z, text=text, texttemplate="%{text}<br>%{z:.2f}", colorscale="Blues",
+                               zmin=0.0, zmax=1.0, hoverongaps=False, xgap=2, ygap=2,
+                               hovertemplate="step %{x}, rank %{customdata}: %{text} (%{z:.4f})<extra></extra>",
+                               customdata=np.repeat(np.arange(1, z.shape[0] + 1)[:, None], len(steps), axis=1),
+                               colorbar=dict(title=dict(text="probability"))))
+    fig.update_xaxes(title="step (chosen token)", tickmode="array", tickvals=list(range(len(steps))),
+                     ticktext=[f"{s}: {_token_label(step['chosen'])}" for s, step in enumerate(steps)],
+                     showgrid=False)
+    fig.update_yaxes(title="rank", tickmode="array", tickvals=list(range(z.shape[0])),
+                     ticktext=[str(r + 1) for r in range(z.shape[0])], autorange="reversed", showgrid=False)
+    return _finish(fig, "Candidates per step", CANDIDATES_HEIGHT)
+
+
+def _number(value: object) -> float | None:
+    """A finite float, or None for a missing / NaN value."""
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def training_chart(history: Sequence[dict], metric_name: str = "dev metric") -> go.Figure:
+    """Training loss over steps, and the dev metric (rows that have one) on a second y axis.
+
+    history rows: {"step", "loss", "lr", optionally "dev_metric"}; lr shows in the loss hover.
+    """
+    if not history:
+        return _empty("Training", "no training history yet", TRAINING_HEIGHT)
+    missing = [key for key in ("step", "loss") if key not in history[0]]
+    if missing:
+        raise ValueError(f"history rows need keys 'step' and 'loss'; the first row lacks {missing}")
+    steps = [int(row["step"]) for row in history]
+    fig = go.Figure(go.Scatter(x=steps, y=[_number(row["loss"]) for row in history], mode="lines",
+                               name="loss", customdata=[_number(row.get("lr")) for row in history],
+                               hovertemplate="step %{x}: loss %{y:.4f}, lr %{customdata:.2e}<extra></extra>"))
+    dev = [(int(row["step"]), _number(row.get("dev_metric"))) for row in history]
+    dev = [(step, value) for step, value in dev if value is not None]
+    name = _plain(metric_name)
+    if dev:
+        fig.add_scatter(x=[s for s, _ in dev], y=[v for _, v in dev], mode="lines+markers", name=name,
+                        yaxis="y2", hovertemplate=f"step %{{x}}: {name} %{{y:.4f}}<extra></extra>")
+    fig.update_layout(xaxis=dict(title="step"), yaxis=dict(title="loss"),
+                      yaxis2=dict(title=name, overlaying="y", side="right", showgrid=False),
+                      legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"))
+    return _finish(fig, "Training", TRAINING_HEIGHT)

@@ -1,0 +1,165 @@
+"""One training run from start to saved checkpoint: data, tokenizer, model, train, evaluate, save.
+
+Shared by the command line and the app's Train page; it reports through the trainer's callback.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from attnviz.checkpoint import TASK_MODEL_KIND, save_checkpoint
+from attnviz.data import LM_DEV_FRACTION, NER_LABELS, SENTIMENT_LABELS, load_task, read_task_file, split_tail
+from attnviz.evaluate import evaluate_lm, evaluate_ner, evaluate_sentiment
+from attnviz.models import ModelConfig, build_model
+from attnviz.pretrained_init import init_from_bert
+from attnviz.tokenize import build_char_tokenizer, build_word_tokenizer, build_wordpiece_tokenizer
+from attnviz.train import Progress, TrainConfig, TrainResult, train
+
+TASK_LABELS = {"sentiment": SENTIMENT_LABELS, "ner": NER_LABELS, "lm": []}
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    """Architecture of a model trained from scratch (ignored when starting from a pretrained one)."""
+
+    d_model: int = 128
+    n_heads: int = 4
+    n_layers: int = 2
+    d_ff: int = 512
+    max_len: int = 128
+    dropout: float = 0.1
+    positional: str = "sinusoidal"
+    norm_first: bool = False
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    task: str
+    out: str
+    train: TrainConfig
+    shape: ModelShape = field(default_factory=ModelShape)
+    data_root: str | None = None  # a folder laid out like the shared data (sst2/, wikiann-en/, ...)
+    train_file: str | None = None  # or explicit files
+    dev_file: str | None = None
+    hub: bool = False  # or the HuggingFace hub (needs network)
+    init: str | None = None  # a pretrained BERT-style encoder, e.g. all-MiniLM-L6-v2
+    init_layers: int = 4
+    max_vocab: int = 10000
+    tokenizer: str = "auto"  # auto | word | wordpiece | char
+    train_limit: int = 0  # use only the first N training examples (characters for the LM)
+    save_dtype: str = "float32"
+    command: str = ""
+
+
+def load_job_data(spec: JobSpec) -> tuple[object, object, dict]:
+    """(train, dev, description) from files, a data root or the hub."""
+    if spec.train_file:
+        train_data = read_task_file(spec.task, spec.train_file)
+        dev_data = read_task_file(spec.task, spec.dev_file) if spec.dev_file else None
+        if spec.task == "lm" and dev_data is None:
+            train_data, dev_data = split_tail(train_data, LM_DEV_FRACTION)
+        described = {"train": str(spec.train_file), "dev": str(spec.dev_file or "last 10% of train")}
+    else:
+        train_data = load_task(spec.task, "train", spec.data_root, spec.hub)
+        dev_data = load_task(spec.task, "dev", spec.data_root, spec.hub)
+        described = {"source": "hub" if spec.hub else str(spec.data_root or "$ATTNVIZ_DATA")}
+    if spec.train_limit:
+        train_data = train_data[: spec.train_limit]
+    if not train_data:
+        raise ValueError("the training data is empty")
+    return train_data, dev_data, described
+
+
+def build_for_job(spec: JobSpec, train_data) -> tuple[torch.nn.Module, object]:
+    """A fresh model and tokenizer for the task, from scratch or from a pretrained encoder."""
+    kind = TASK_MODEL_KIND[spec.task]
+    labels = TASK_LABELS[spec.task]
+    if spec.init:
+        if spec.task == "lm":
+            raise ValueError("--init starts encoders (sentiment, ner); the language model trains from scratch")
+        texts = [t for t, _ in train_data] if spec.task == "sentiment" else [w for w, _ in train_data]
+        return init_from_bert(spec.init, kind, len(labels), spec.init_layers, spec.shape.max_len, texts,
+                              pretokenized=spec.task == "ner",
+                              normalization="ptb" if spec.task == "sentiment" else "none",
+                              dropout=spec.shape.dropout, max_vocab=spec.max_vocab)
+    choice = spec.tokenizer if spec.tokenizer != "auto" else {"sentiment": "word", "ner": "wordpiece",
+                                                              "lm": "char"}[spec.task]
+    if spec.task == "lm":
+        if choice != "char":
+            raise ValueError("the language model is character-level: use --tokenizer char")
+        tokenizer = build_char_tokenizer(train_data)
+    else:
+        texts = [t for t, _ in train_data] if spec.task == "sentiment" else [" ".join(w) for w, _ in train_data]
+        normalization = "ptb" if spec.task == "sentiment" else "none"
+        tokenizer = (build_word_tokenizer(texts, normalization=normalization) if choice == "word"
+                     else build_wordpiece_tokenizer(texts, vocab_size=spec.max_vocab, normalization=normalization))
+    shape = spec.shape
+    config = ModelConfig(kind=kind, vocab_size=tokenizer.vocab_size, n_labels=max(1, len(labels)),
+                         d_model=shape.d_model, n_heads=shape.n_heads, n_layers=shape.n_layers, d_ff=shape.d_ff,
+                         max_len=shape.max_len, dropout=shape.dropout, positional=shape.positional,
+                         norm_first=shape.norm_first, pad_id=tokenizer.pad_id)
+    return build_model(config), tokenizer
+
+
+def evaluate_model(task: str, model, tokenizer, data, labels: list[str]) -> dict:
+    if task == "sentiment":
+        return evaluate_sentiment(model, tokenizer, data)
+    if task == "ner":
+        return evaluate_ner(model, tokenizer, data, labels)
+    return evaluate_lm(model, tokenizer, data)
+
+
+def _file_digest(path: str | None) -> str | None:
+    if not path or not Path(path).is_file():
+        return None
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+def run_job(spec: JobSpec, on_progress: Callable[[Progress], None] | None = None,
+            should_stop: Callable[[], bool] | None = None, train_data=None, dev_data=None) -> tuple[Path, TrainResult, dict]:
+    """Train and save. Returns (checkpoint folder, training result, final dev metrics)."""
+    started = time.perf_counter()
+    if train_data is None:
+        train_data, dev_data, data_description = load_job_data(spec)
+    else:
+        data_description = {"source": "given in memory (uploaded)"}
+    if spec.train_file:
+        data_description["train_sha256"] = _file_digest(spec.train_file)
+    labels = TASK_LABELS[spec.task]
+    model, tokenizer = build_for_job(spec, train_data)
+    result = train(model, tokenizer, spec.train, train_data, dev_data, labels, on_progress, should_stop)
+    dtype = {"float32": torch.float32, "float16": torch.float16}[spec.save_dtype]
+    with torch.no_grad():  # measure the weights exactly as they will be stored
+        for parameter in model.parameters():
+            parameter.copy_(parameter.to(dtype).float())
+    dev_metrics = evaluate_model(spec.task, model, tokenizer, dev_data, labels) if dev_data else {}
+    wall = time.perf_counter() - started
+    metadata = {
+        "command": spec.command,
+        "data": data_description,
+        "init": spec.init,
+        "train_config": asdict(spec.train),
+        "model_shape": asdict(spec.shape) if not spec.init else {"init_layers": spec.init_layers,
+                                                                 "max_vocab": spec.max_vocab},
+        "dev_metrics": dev_metrics,
+        "steps": result.steps,
+        "stopped_early": result.stopped_early,
+        "wall_time_s": round(wall, 1),
+        "hardware": {"device": result.device, "precision": result.precision, "machine": platform.machine(),
+                     "processor": platform.processor() or platform.machine(),
+                     "cpu_threads": torch.get_num_threads(), "torch": torch.__version__,
+                     "python": platform.python_version()},
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "trained_at": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
+    folder = Path(spec.out)
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only the first process writes
+        save_checkpoint(folder, model.cpu(), tokenizer, spec.task, labels, metadata, dtype)
+    return folder, result, dev_metrics
