@@ -11,7 +11,7 @@ import torch
 from attnviz.checkpoint import Checkpoint, load_checkpoint
 from attnviz.errors import InputError, require_text
 from attnviz.generate import GenerationConfig, GenerationResult, generate
-from attnviz.metrics import entity_spans
+from attnviz.tagging import tag_words
 from attnviz.tokenize import Encoded
 from attnviz.trace import AttentionTrace
 
@@ -130,29 +130,13 @@ class Bundle:
             result["label"] = self.labels[int(probs.argmax())]
             result["probabilities"] = {label: float(p) for label, p in zip(self.labels, probs)}
         elif self.task == "ner":
-            result.update(self._tag_words(text, encoded, torch.softmax(logits, -1)))
+            result.update(tag_words(split_words(text), encoded.word_ids, torch.softmax(logits, -1), self.labels))
         else:
             probs = torch.softmax(logits[-1], -1)
             top = torch.topk(probs, min(5, probs.numel()))
             result["next_tokens"] = [(self.tokenizer.id_to_token(int(i)), float(p))
                                      for p, i in zip(top.values, top.indices)]
         return result
-
-    def _tag_words(self, text: str, encoded: Encoded, probs: torch.Tensor) -> dict:
-        """Each word takes the tag of its first piece; entities are the BIO spans over words."""
-        words = split_words(text)
-        tags, confidences, seen = [], [], set()
-        for position, word_id in enumerate(encoded.word_ids):
-            if word_id is None or word_id in seen:
-                continue
-            seen.add(word_id)
-            best = int(probs[position].argmax())
-            tags.append(self.labels[best])
-            confidences.append(float(probs[position, best]))
-        words = words[:len(tags)]
-        entities = [{"type": kind, "start": start, "end": end, "text": " ".join(words[start:end])}
-                    for kind, start, end in entity_spans(tags)]
-        return {"words": words, "tags": tags, "confidences": confidences, "entities": entities}
 
     def generate(self, prompt: str, config: GenerationConfig) -> tuple[str, GenerationResult]:
         """Continue the prompt; returns the new text and the per-step details."""

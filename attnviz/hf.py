@@ -29,7 +29,7 @@ from attnviz.bundle import WORD_PATTERN
 from attnviz.checkpoint import CheckpointError
 from attnviz.errors import InputError, require_text
 from attnviz.generate import GenerationConfig, GenerationResult, GenerationStep, next_token_distribution
-from attnviz.metrics import entity_spans
+from attnviz.tagging import tag_words
 from attnviz.trace import AttentionTrace
 
 MINILM_NAMES = ("all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2")
@@ -414,28 +414,13 @@ class HFBundle:
             result["label"] = self.labels[int(probs.argmax())]
             result["probabilities"] = {label: float(p) for label, p in zip(self.labels, probs)}
         elif self.task == "ner":
-            result.update(self._tag_words(encoded, torch.softmax(logits, -1)))
+            result.update(tag_words(encoded.words, encoded.word_ids, torch.softmax(logits, -1), self.labels))
         else:
             probs = torch.softmax(logits[-1], -1)
             top = torch.topk(probs, min(5, probs.numel()))
             result["next_tokens"] = [(self.tokenizer.decode([int(i)]), float(p))
                                      for p, i in zip(top.values, top.indices)]
         return result
-
-    def _tag_words(self, encoded: HFEncoded, probs: torch.Tensor) -> dict:
-        """Each word takes the tag of its first piece; entities are the BIO spans over words."""
-        tags, confidences, seen = [], [], set()
-        for position, word_id in enumerate(encoded.word_ids):
-            if word_id is None or word_id in seen:
-                continue
-            seen.add(word_id)
-            best = int(probs[position].argmax())
-            tags.append(self.labels[best])
-            confidences.append(float(probs[position, best]))
-        words = [encoded.words[i] for i in sorted(seen)]
-        entities = [{"type": kind, "start": start, "end": end, "text": " ".join(words[start:end])}
-                    for kind, start, end in entity_spans(tags)]
-        return {"words": words, "tags": tags, "confidences": confidences, "entities": entities}
 
     def generate(self, prompt: str, config: GenerationConfig) -> tuple[str, GenerationResult]:
         """Continue the prompt (language models only); returns the new text and the per-step details."""

@@ -156,8 +156,12 @@ def _length_bucketed_batches(examples: list, batch_size: int, world: int, steps_
 
 def train(model: nn.Module, tokenizer: TextTokenizer, config: TrainConfig, train_data, dev_data=None,
           labels: list[str] | None = None, on_progress: Callable[[Progress], None] | None = None,
-          should_stop: Callable[[], bool] | None = None, log_every: int = 10) -> TrainResult:
+          should_stop: Callable[[], bool] | None = None, log_every: int = 10,
+          on_improved: Callable[[nn.Module, float], None] | None = None) -> TrainResult:
     """Train in place and leave the model holding the best dev weights (eval mode on return).
+
+    on_improved(model, dev_metric) is called (first process only) whenever dev improves, for
+    example to save the best checkpoint so far: an interrupted run still leaves a usable model.
 
     train_data: list of (sentence, label) | list of (words, tags) | a text for the LM.
     """
@@ -245,6 +249,9 @@ def train(model: nn.Module, tokenizer: TextTokenizer, config: TrainConfig, train
             if evaluator.better(dev, result.best_dev_metric):
                 result.best_dev_metric, bad_evals = dev, 0
                 best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
+                if on_improved is not None and rank == 0:
+                    on_improved(model, dev)
+                    model.train()
             else:
                 bad_evals += 1
                 if bad_evals >= config.patience:

@@ -4,6 +4,7 @@ Shared by the command line and the app's Train page; it reports through the trai
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 import platform
@@ -20,7 +21,8 @@ from attnviz.evaluate import evaluate_lm, evaluate_ner, evaluate_sentiment
 from attnviz.models import ModelConfig, build_model
 from attnviz.pretrained_init import init_from_bert
 from attnviz.tokenize import build_char_tokenizer, build_word_tokenizer, build_wordpiece_tokenizer
-from attnviz.train import Progress, TrainConfig, TrainResult, train
+from attnviz.device import describe_device, pick_device
+from attnviz.train import DEV_METRIC, Progress, TrainConfig, TrainResult, train
 
 TASK_LABELS = {"sentiment": SENTIMENT_LABELS, "ner": NER_LABELS, "lm": []}
 
@@ -134,14 +136,33 @@ def run_job(spec: JobSpec, on_progress: Callable[[Progress], None] | None = None
         data_description["train_sha256"] = _file_digest(spec.train_file)
     labels = TASK_LABELS[spec.task]
     model, tokenizer = build_for_job(spec, train_data)
-    result = train(model, tokenizer, spec.train, train_data, dev_data, labels, on_progress, should_stop)
     dtype = {"float32": torch.float32, "float16": torch.float16}[spec.save_dtype]
+    folder = Path(spec.out)
+
+    def describe(result: TrainResult | None, dev_metrics: dict) -> dict:
+        return _metadata(spec, data_description, dev_metrics, result, model, time.perf_counter() - started)
+
+    def save_best_so_far(current, dev_value: float) -> None:
+        """While training: the best model so far, so an interrupted run leaves a usable checkpoint."""
+        note = {"task": spec.task, DEV_METRIC[spec.task]: dev_value, "written_during_training": True,
+                "dev_examples_used": spec.train.eval_limit or "all"}
+        save_checkpoint(folder, copy.deepcopy(current).cpu(), tokenizer, spec.task, labels, describe(None, note), dtype)
+
+    result = train(model, tokenizer, spec.train, train_data, dev_data, labels, on_progress, should_stop,
+                   on_improved=save_best_so_far)
     with torch.no_grad():  # measure the weights exactly as they will be stored
         for parameter in model.parameters():
             parameter.copy_(parameter.to(dtype).float())
     dev_metrics = evaluate_model(spec.task, model, tokenizer, dev_data, labels) if dev_data else {}
-    wall = time.perf_counter() - started
-    metadata = {
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only the first process writes
+        save_checkpoint(folder, model.cpu(), tokenizer, spec.task, labels, describe(result, dev_metrics), dtype)
+    return folder, result, dev_metrics
+
+
+def _metadata(spec: JobSpec, data_description: dict, dev_metrics: dict, result: TrainResult | None,
+              model: torch.nn.Module, wall: float) -> dict:
+    """What config.json records about how the model was made."""
+    return {
         "command": spec.command,
         "data": data_description,
         "init": spec.init,
@@ -149,17 +170,14 @@ def run_job(spec: JobSpec, on_progress: Callable[[Progress], None] | None = None
         "model_shape": asdict(spec.shape) if not spec.init else {"init_layers": spec.init_layers,
                                                                  "max_vocab": spec.max_vocab},
         "dev_metrics": dev_metrics,
-        "steps": result.steps,
-        "stopped_early": result.stopped_early,
+        "steps": result.steps if result else None,
+        "stopped_early": result.stopped_early if result else None,
         "wall_time_s": round(wall, 1),
-        "hardware": {"device": result.device, "precision": result.precision, "machine": platform.machine(),
+        "hardware": {"device": result.device if result else describe_device(pick_device(spec.train.device)),
+                     "precision": result.precision if result else None, "machine": platform.machine(),
                      "processor": platform.processor() or platform.machine(),
                      "cpu_threads": torch.get_num_threads(), "torch": torch.__version__,
                      "python": platform.python_version()},
         "parameters": sum(p.numel() for p in model.parameters()),
         "trained_at": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
-    folder = Path(spec.out)
-    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only the first process writes
-        save_checkpoint(folder, model.cpu(), tokenizer, spec.task, labels, metadata, dtype)
-    return folder, result, dev_metrics

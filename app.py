@@ -1,0 +1,25 @@
+"""attnviz: `streamlit run app.py`. Page config, the shared sidebar and the page registry."""
+from __future__ import annotations
+
+import streamlit as st
+
+from attnviz import ui
+
+st.set_page_config(page_title="attnviz", page_icon=":material/visibility:", layout="wide")
+ui.configure_threads()
+
+PAGES = [
+    st.Page("pages/home.py", title="Home", icon=":material/home:", url_path="home", default=True),
+    st.Page("pages/explorer.py", title="Attention explorer", icon=":material/grid_view:", url_path="explorer"),
+    st.Page("pages/positional.py", title="Positional encoding", icon=":material/waves:", url_path="positional"),
+    st.Page("pages/sentiment.py", title="Sentiment", icon=":material/sentiment_satisfied:", url_path="sentiment"),
+    st.Page("pages/ner.py", title="Named entities", icon=":material/label:", url_path="ner"),
+    st.Page("pages/generation.py", title="Text generation", icon=":material/edit_note:", url_path="generation"),
+    st.Page("pages/compare.py", title="Compare models", icon=":material/compare:", url_path="compare"),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
+]
+
+page = st.navigation(PAGES)
+st.sidebar.title("attnviz")
+ui.device_badge()
+page.run()

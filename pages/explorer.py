@@ -1,0 +1,67 @@
+"""Attention explorer: every head of every layer for one sentence, then one head up close."""
+from __future__ import annotations
+
+import streamlit as st
+
+from attnviz import display, plots, ui
+from attnviz.trace import AttentionTrace
+
+EXAMPLES = [
+    "The animal didn't cross the street because it was too tired.",
+    "The cat sat on the mat and looked at the dog.",
+    "I loved the acting, but the ending was terrible.",
+    "Marie Curie worked in Paris with Pierre Curie.",
+]
+TEXT_KEY = "explorer_text"
+
+ui.ensure_app()
+st.title("Attention explorer")
+st.caption("Each small square is one head: row = the token that looks (query), column = the token it "
+           "looks at (key), darker = more attention; every row sums to 1.")
+
+entry = ui.model_picker(task=None, key="explorer_model", default="sentiment")
+text = ui.text_input_synced("Sentence", key=TEXT_KEY, default=EXAMPLES[0], area=True,
+                            placeholder="Type or paste a sentence")
+ui.example_buttons(EXAMPLES, TEXT_KEY)
+
+left, right = st.columns(2)
+hide_special = left.toggle("Hide special tokens", key="explorer_hide_special", persist_state="session",
+                           help="Drop [CLS], [SEP], <s>… and renormalise every row to sum to 1 again.")
+merge = right.toggle("Merge word pieces into words", key="explorer_merge", persist_state="session",
+                     help="One row and column per word: the attention a word RECEIVES is the sum over its "
+                          "pieces; the attention a word GIVES is the mean over its pieces.")
+if hide_special:
+    left.caption("Special tokens are hidden; each row is renormalised to sum to 1 over the tokens left.")
+if merge:
+    right.caption("Pieces are merged: received = sum over a word's pieces, given = mean over its pieces.")
+
+
+@st.fragment
+def head_view(trace: AttentionTrace, model_name: str) -> None:
+    """One head large next to its layer's mean; moving the sliders reruns only this part."""
+    st.subheader("One head up close")
+    layer, head = ui.layer_head_pickers(trace.n_layers, trace.n_heads, key=f"explorer_{model_name}")
+    head_col, mean_col = st.columns(2)
+    with head_col:
+        ui.plot(plots.head_heatmap(trace, layer, head), key="explorer_head")
+    with mean_col:
+        ui.plot(plots.mean_heatmap(trace, layer), key="explorer_mean")
+
+
+if entry is not None and ui.require_text(text):
+    try:
+        bundle = ui.load_model(entry)
+        trace = ui.get_trace(entry, text, hide_special=hide_special, merge_pieces=merge)
+        st.caption(f"{ui.escape_markdown(entry.name)}: {bundle.n_layers} layers × {bundle.n_heads} heads, "
+                   f"task {ui.escape_markdown(bundle.task)}")
+        ui.show_notes(trace, skip=[display.MERGE_NOTE])
+        ui.show_tokens(trace)
+        grid_trace, grid_note = ui.model_view_trace(trace)
+        if grid_note:
+            st.info(grid_note)
+        grid = plots.model_view(grid_trace)
+        ui.plot(grid, key="explorer_model_view")
+        ui.download_buttons(grid, trace, key="explorer_download", name="attention")
+        head_view(trace, entry.name)
+    except ui.USER_ERRORS as exc:
+        ui.show_error(exc)

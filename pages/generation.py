@@ -1,0 +1,110 @@
+"""Text generation: a small causal language model continues a prompt under temperature, top-k, top-p."""
+from __future__ import annotations
+
+import streamlit as st
+
+from attnviz import plots, ui
+from attnviz.generate import GenerationConfig
+from attnviz.trace import AttentionTrace
+
+RESULT_KEY = "generation_result"
+PROMPT_KEY = "generation_prompt"
+DEFAULT_PROMPT = "ROMEO:\nBut soft, what light"
+WINDOW = 40  # steps per candidates chart
+
+ui.ensure_app()
+st.title("Text generation")
+st.caption("The model reads the text so far and gives a probability to every possible next token; "
+           "one is drawn, appended, and the loop goes on. Temperature 0 always takes the most likely one.")
+
+entry = ui.model_picker(task="lm", key="generation_model")
+
+
+def token_namer(bundle):
+    """token id -> token text, for our tokenizers and HuggingFace ones."""
+    tokenizer = bundle.tokenizer
+    if hasattr(tokenizer, "id_to_token"):
+        return lambda i: str(tokenizer.id_to_token(int(i)))
+    return lambda i: str(tokenizer.convert_ids_to_tokens(int(i)))
+
+
+def run_generation(bundle, prompt: str, config: GenerationConfig) -> dict:
+    new_text, result = bundle.generate(prompt, config)
+    name = token_namer(bundle)
+
+    def steps(attribute: str) -> list[dict]:
+        return [{"chosen": name(step.token_id),
+                 "candidates": [(name(i), p) for i, p in getattr(step, attribute)]} for step in result.steps]
+
+    return {"model": entry.name, "prompt": prompt, "new_text": new_text, "sampled": steps("candidates"),
+            "model_steps": steps("model_candidates"), "stopped_by": result.stopped_by,
+            "temperature": config.temperature, "seed": config.seed}
+
+
+@st.fragment
+def candidates_view(result: dict) -> None:
+    st.subheader("Step by step: the candidates")
+    greedy = result["temperature"] == 0
+    source = st.radio("Candidates from", ["the distribution sampled from", "the model's own distribution"],
+                      index=1 if greedy else 0, horizontal=True, key="generation_candidates_source",
+                      help="Sampled: after temperature, top-k and top-p (what the dice were rolled on). "
+                           "Model's own: temperature 1, no filter.")
+    steps = result["sampled"] if source.startswith("the distribution") else result["model_steps"]
+    if greedy and source.startswith("the distribution"):
+        st.caption("At temperature 0 the sampled distribution puts all its mass on the best token.")
+    start = 0
+    if len(steps) > WINDOW:
+        start = st.slider("First step shown", 0, len(steps) - WINDOW, 0, key="generation_window")
+    ui.plot(plots.candidates_figure(steps[start:start + WINDOW]), key="generation_candidates")
+    if start:
+        st.caption(f"Steps {start}–{start + min(WINDOW, len(steps)) - 1} of {len(steps)} "
+                   "(the chart numbers them from 0).")
+
+
+@st.fragment
+def attention_view(trace: AttentionTrace, model_name: str) -> None:
+    st.subheader("Causal attention over prompt + generated text")
+    st.caption("Each token sees only itself and the tokens before it: everything above the diagonal is 0.")
+    layer, head = ui.layer_head_pickers(trace.n_layers, trace.n_heads, key=f"generation_{model_name}")
+    ui.plot(plots.head_heatmap(trace, layer, head), key="generation_head")
+
+
+if entry is not None:
+    try:
+        bundle = ui.load_model(entry)
+        with st.form("generation_form"):
+            prompt = ui.text_input_synced("Prompt", key=PROMPT_KEY, default=DEFAULT_PROMPT, param="prompt",
+                                          area=True, share=False)
+            left, middle, right = st.columns(3)
+            temperature = left.slider("Temperature (0 = greedy)", 0.0, 2.0, 0.8, 0.05, key="generation_temperature")
+            top_p = left.slider("Top-p (1 = off)", 0.05, 1.0, 1.0, 0.05, key="generation_top_p")
+            top_k = middle.number_input("Top-k (0 = off)", 0, 10_000, 0, key="generation_top_k")
+            max_new = middle.number_input("Max new tokens", 1, 500, 200, key="generation_max_new")
+            seed = right.number_input("Seed", 0, 2**31 - 1, 0, key="generation_seed",
+                                      help="The same seed and settings give the same text.")
+            submitted = st.form_submit_button("Generate", type="primary")
+        if submitted:
+            prompt, note = ui.clip_text(prompt)
+            if note:
+                st.info(note)
+            config = GenerationConfig(max_new_tokens=int(max_new), temperature=float(temperature),
+                                      top_k=int(top_k), top_p=float(top_p), seed=int(seed))
+            with st.spinner("Generating…"):
+                st.session_state[RESULT_KEY] = run_generation(bundle, prompt, config)
+        result = st.session_state.get(RESULT_KEY)
+        if result is None or result["model"] != entry.name:
+            st.info("Set the prompt and the knobs, then press Generate.")
+        else:
+            st.subheader("Generated text")
+            st.caption(f"The prompt, then {len(result['sampled'])} new tokens "
+                       f"({'stopped at a stop token' if result['stopped_by'] == 'stop_token' else 'the maximum'}; "
+                       f"temperature {result['temperature']}, seed {result['seed']}).")
+            st.code(result["prompt"] + result["new_text"], language=None, wrap_lines=True)
+            candidates_view(result)
+            full_text = result["prompt"] + result["new_text"]
+            if full_text.strip():
+                trace = ui.get_trace(entry, full_text)
+                ui.show_notes(trace)
+                attention_view(trace, entry.name)
+    except ui.USER_ERRORS as exc:
+        ui.show_error(exc)

@@ -1,0 +1,74 @@
+"""Home: what attnviz shows, a link to every page, the models at hand and the device."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from attnviz import registry, ui
+
+ui.ensure_app()
+st.title("attnviz: see what self-attention does")
+st.markdown(
+    "Type a sentence and look inside a transformer: every head of every layer, the positional "
+    "encoding that tells it where each word is, what a sentiment classifier and an entity tagger "
+    "predict (and what they attend to), how a small language model picks its next character, and "
+    "how two models read the same sentence. Every view works for the models shipped here, for "
+    "models you train yourself and for the pretrained all-MiniLM-L6-v2 encoder.")
+
+st.subheader("Pages")
+LINKS = [
+    ("pages/explorer.py", "Attention explorer", ":material/grid_view:",
+     "all heads of all layers at once, one head in detail, tokens as the model sees them, downloads"),
+    ("pages/positional.py", "Positional encoding", ":material/waves:",
+     "the sinusoidal encoding, its wavelengths, and why relative offsets are easy to read from it"),
+    ("pages/sentiment.py", "Sentiment", ":material/sentiment_satisfied:",
+     "positive or negative, with the attention behind the prediction"),
+    ("pages/ner.py", "Named entities", ":material/label:",
+     "people, organisations and places tagged in your sentence, with confidences"),
+    ("pages/generation.py", "Text generation", ":material/edit_note:",
+     "a character language model under temperature, top-k and top-p, step by step"),
+    ("pages/compare.py", "Compare models", ":material/compare:",
+     "the same sentence through two models side by side, and where they differ"),
+    ("pages/train.py", "Train", ":material/model_training:",
+     "train your own small model on the shared data or your own file (on a GPU when there is one)"),
+]
+for path, title, icon, what in LINKS:
+    left, right = st.columns([1, 3])
+    with left:
+        st.page_link(path, label=title, icon=icon)
+    right.caption(what)
+
+st.subheader("How to use it")
+st.markdown(
+    "- Pick a model in the sidebar; type a sentence or click an example.\n"
+    "- Darker cells mean more attention: row = the token that looks (query), column = the token it "
+    "looks at (key). Each row sums to 1.\n"
+    "- Hover a cell for the exact weight; the camera icon of a chart saves a PNG, and the download "
+    "buttons give the exact numbers (CSV, JSON) and an interactive HTML file.\n"
+    "- The address bar keeps the model and the text: copy it to share what you see.")
+
+st.subheader("Models")
+entries = registry.available_models()
+if not entries:
+    st.warning(f"No model found: put checkpoint folders into {registry.checkpoints_dir()} or train one on "
+               "the Train page.")
+rows = []
+for entry in entries:
+    try:
+        facts = ui.load_model(entry).describe()
+    except ui.USER_ERRORS as exc:
+        rows.append({"model": entry.name, "task": entry.task, "kind": entry.kind,
+                     "layers × heads": "", "parameters": None, "dev metric": f"cannot load: {exc}"})
+        continue
+    metrics = facts.get("metrics") or {}
+    shown = {k: v for k, v in metrics.items() if isinstance(v, float)}
+    rows.append({"model": entry.name, "task": entry.task, "kind": entry.kind,
+                 "layers × heads": f"{facts['layers']} × {facts['heads']}",
+                 "parameters": int(facts["parameters"]),
+                 "dev metric": ", ".join(f"{k} {v:.3f}" for k, v in shown.items()) or "—"})
+if rows:
+    st.dataframe(pd.DataFrame(rows), hide_index=True,
+                 column_config={"parameters": st.column_config.NumberColumn(format="localized")})
+
+st.subheader("Device")
+st.write(f"Models run on: **{ui.escape_markdown(ui.device_label())}**.")

@@ -1,0 +1,57 @@
+"""Sentiment: the prediction for a sentence, and the attention behind it."""
+from __future__ import annotations
+
+import streamlit as st
+
+from attnviz import plots, ui
+from attnviz.trace import AttentionTrace
+
+EXAMPLES = [
+    "A gripping, beautifully acted film.",
+    "The plot was dull and the jokes fell flat.",
+    "Not bad at all, I expected much worse.",
+    "I wanted to love it, but it was boring.",
+]
+TEXT_KEY = "sentiment_text"
+
+ui.ensure_app()
+st.title("Sentiment")
+st.caption("A classifier reads the sentence, averages its last layer over all tokens (mean pooling) "
+           "and says positive or negative.")
+
+entry = ui.model_picker(task="sentiment", key="sentiment_model")
+text = ui.text_input_synced("Sentence", key=TEXT_KEY, default=EXAMPLES[0], placeholder="Type a review")
+ui.example_buttons(EXAMPLES, TEXT_KEY)
+
+
+@st.fragment
+def head_view(trace: AttentionTrace, model_name: str) -> None:
+    st.subheader("Any head")
+    layer, head = ui.layer_head_pickers(trace.n_layers, trace.n_heads, key=f"sentiment_{model_name}")
+    ui.plot(plots.head_heatmap(trace, layer, head), key="sentiment_head")
+
+
+if entry is not None and ui.require_text(text, "review"):
+    try:
+        bundle = ui.load_model(entry)
+        result = bundle.predict([ui.clip_text(text)[0]])[0]
+        labels = list(result["probabilities"])
+        probs = [result["probabilities"][label] for label in labels]
+        st.subheader(f"Prediction: {ui.escape_markdown(result['label'])} "
+                     f"({result['probabilities'][result['label']]:.0%})")
+        ui.plot(plots.probability_bar(labels, probs, title="Probability of each label"),
+                key="sentiment_probabilities")
+        trace = ui.get_trace(entry, text)
+        ui.show_notes(trace)
+        ui.show_tokens(trace)
+        last = trace.n_layers - 1
+        st.subheader("What the sentence representation looks at")
+        st.caption(f"Layer {last} (the last), averaged over all query tokens: the mean-pooled vector the "
+                   "classifier reads is built from these weights. Bars: mean over heads; dots: each head.")
+        pooled = ui.mean_query_trace(trace, last, label="(sentence)")
+        figure = plots.attention_to_token_bar(pooled, 0, 0)
+        figure.update_layout(title_text=f"Layer {last}, averaged over queries: attention each token receives")
+        ui.plot(figure, key="sentiment_pooled")
+        head_view(trace, entry.name)
+    except ui.USER_ERRORS as exc:
+        ui.show_error(exc)

@@ -1,0 +1,294 @@
+"""Train: a sentiment classifier, an NER tagger or a character language model, in the background.
+
+The run goes on in a thread (attnviz.jobs) kept on one board per server, so it survives page
+switches and does not block anyone; a fragment redraws its progress every second.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+import streamlit as st
+import torch
+from streamlit.errors import StreamlitAPIException
+
+from attnviz import plots, registry, ui
+from attnviz.data import DataError, parse_classification_tsv, parse_conll, parse_text, task_file
+from attnviz.device import describe_device, pick_device
+from attnviz.jobs import JobBoard, TrainingJob, safe_name, user_models_dir
+from attnviz.train import TrainConfig
+from attnviz.training_job import JobSpec, ModelShape
+
+TASKS = {"sentiment": "Sentiment: positive or negative (SST-2 sentences)",
+         "ner": "Named entities: people, organisations, places (WikiANN)",
+         "lm": "Character language model (tiny Shakespeare)"}
+FORMATS = {"sentiment": ("TSV: `sentence<TAB>label` per line (label 0 or 1), optional header", ["tsv", "txt"]),
+           "ner": ("CoNLL: `token<TAB>tag` per line, a blank line between sentences, BIO tags", ["conll", "txt", "tsv"]),
+           "lm": ("plain UTF-8 text", ["txt"])}
+PARSERS = {"sentiment": parse_classification_tsv, "ner": parse_conll, "lm": parse_text}
+QUICK = {"sentiment": 2000, "ner": 2000, "lm": 200_000}  # training examples (lm: characters) in a quick run
+QUICK_DEV = {"sentiment": 300, "ner": 300, "lm": 10_000}  # dev examples (lm: characters) in a quick run
+QUICK_STEPS = 150  # language-model steps in a quick run
+LEARNING_RATE = {False: 1e-3, True: 1e-4}  # default peak rate: from scratch, from the pretrained encoder
+UNIT = {"sentiment": "sentences", "ner": "sentences", "lm": "characters"}
+PRETRAINED = "all-MiniLM-L6-v2"
+TASK_PAGES = {"sentiment": "Sentiment", "ner": "Named entities", "lm": "Text generation"}
+md = ui.escape_markdown  # every path, name and message shown goes through it
+
+
+@st.cache_resource(show_spinner=False)
+def job_board() -> JobBoard:
+    """One board per server: every session sees the same runs, and they outlive reruns."""
+    return JobBoard(max_running=2)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def parse_upload(task: str, content: bytes, name: str):
+    return PARSERS[task](content, name)
+
+
+def device_choices() -> list[str]:
+    choices = ["auto", "cpu"]
+    if torch.cuda.is_available():
+        choices += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        choices.append("mps")
+    return choices
+
+
+def data_section(task: str) -> tuple[dict | None, str]:
+    """Where the data comes from: ({data_root} or {train_data, dev_data}) and a description; None if not usable."""
+    source = st.radio("Training data", ["the shared data folder", "a file I upload"], horizontal=True,
+                      key="train_source")
+    if source == "the shared data folder":
+        root = st.text_input("Data folder", value=os.environ.get("ATTNVIZ_DATA", ""), key="train_data_root",
+                             help="A folder laid out like the shared data: sst2/, wikiann-en/, tinyshakespeare/. "
+                                  "The default comes from the environment variable ATTNVIZ_DATA.")
+        if not root.strip():
+            st.info("Type the path of the data folder (or set ATTNVIZ_DATA before starting the app).")
+            return None, ""
+        try:
+            train_path = task_file(task, "train", root.strip())
+        except DataError as error:
+            st.error(md(error))
+            return None, ""
+        if not train_path.is_file():
+            st.error(f"{md(train_path)} is missing: this folder is not laid out like the shared data.")
+            return None, ""
+        dev_path = task_file(task, "dev", root.strip())
+        note = "dev: its last 10%" if task == "lm" else f"dev: {dev_path.name}"
+        st.caption(f"Reads {md(train_path)} ({md(note)}).")
+        return {"data_root": root.strip()}, str(train_path)
+    text, types = FORMATS[task]
+    st.caption(f"Format: {text}.")
+    upload = st.file_uploader("Training file", type=types, key=f"train_upload_{task}")
+    dev_upload = st.file_uploader("Dev file (optional: otherwise the last 10% of the training file is held out)",
+                                  type=types, key=f"train_dev_upload_{task}")
+    if upload is None:
+        st.info("Upload a training file to go on.")
+        return None, ""
+    try:
+        train_data = parse_upload(task, upload.getvalue(), upload.name)
+        dev_data = parse_upload(task, dev_upload.getvalue(), dev_upload.name) if dev_upload is not None else None
+    except DataError as error:
+        st.error(f"That file cannot be used: {md(error)}")
+        return None, ""
+    if task == "sentiment":
+        bad = sorted({label for _, label in train_data + (dev_data or [])} - {0, 1})
+        if bad:
+            st.error(f"Labels must be 0 (negative) or 1 (positive); the file has {bad[:5]}.")
+            return None, ""
+    st.caption(f"Read {len(train_data):,} {UNIT[task]} from {md(upload.name)}"
+               + (f" and {len(dev_data):,} from {md(dev_upload.name)}." if dev_data is not None else "."))
+    return {"train_data": train_data, "dev_data": dev_data}, upload.name
+
+
+def settings_section(task: str, n_examples: int | None) -> tuple[dict, dict]:
+    """(TrainConfig options, JobSpec options) from the hyper-parameter widgets."""
+    quick = st.toggle("Quick run (a demo that ends in a minute or so)", value=True, key="train_quick")
+    limit = 0
+    if quick:
+        limit = st.number_input(f"Use only the first N training {UNIT[task]}", min_value=100,
+                                max_value=10_000_000, value=QUICK[task], step=100, key=f"train_limit_{task}")
+    spec: dict = {"train_limit": int(limit)}
+    start_from = "scratch"
+    if task in ("sentiment", "ner"):
+        start_from = st.radio("Start from", ["scratch", PRETRAINED], horizontal=True, key="train_init",
+                              format_func=lambda c: "a new, random model" if c == "scratch"
+                              else f"pretrained {PRETRAINED} (a real encoder; its first layers)")
+    if start_from == PRETRAINED:
+        spec.update(init=PRETRAINED, init_layers=st.slider("Layers kept", 1, 6, 2, key="train_init_layers"))
+    else:
+        a, b, c = st.columns(3)
+        layers = a.slider("Layers", 1, 6, 2, key="train_layers")
+        d_model = b.select_slider("Width (d_model)", [32, 64, 128, 256], 64 if quick else 128, key="train_d_model")
+        heads = c.select_slider("Heads", [1, 2, 4, 8], 4, key="train_heads")
+        spec["shape"] = ModelShape(d_model=d_model, n_heads=heads, n_layers=layers, d_ff=4 * d_model)
+    left, middle, right = st.columns(3)
+    if task == "lm":
+        steps = left.number_input("Training steps", 10, 100_000, QUICK_STEPS if quick else 2000, step=50,
+                                  key=f"train_steps_{quick}")
+        epochs = 1
+    else:
+        default = (1 if start_from == PRETRAINED else 3) if quick else 5
+        epochs = left.number_input("Epochs", 1, 50, default, key=f"train_epochs_{quick}_{start_from}")
+        steps = 0
+    batch = middle.number_input("Batch size", 1, 512, 32, key="train_batch")
+    lr = right.number_input("Peak learning rate", 1e-6, 0.1, LEARNING_RATE[start_from == PRETRAINED],
+                            step=1e-4, format="%.5f", key=f"train_lr_{start_from}",
+                            help="Reached after a short warm-up (a tenth of the steps), then lowered linearly to 0.")
+    examples = int(limit) or n_examples
+    planned = int(steps) if task == "lm" else (examples // int(batch) * int(epochs) if examples else 1000)
+    device = st.selectbox("Device", device_choices(), key="train_device",
+                          help="auto: the GPU when there is one, else the CPU")
+    try:
+        st.caption(f"Trains on: {describe_device(pick_device(device))}")
+    except ValueError as error:
+        st.warning(md(error))
+    dev_limit = QUICK_DEV[task] if quick else 0
+    train = dict(task=task, epochs=int(epochs), max_steps=int(steps), batch_size=int(batch), lr=float(lr),
+                 schedule="linear", warmup_steps=max(5, min(500, planned // 10)), device=device,
+                 eval_every=max(50, int(steps) // 3) if task == "lm" else 0, eval_limit=dev_limit)
+    return train, spec | {"dev_limit": dev_limit}
+
+
+def metric_columns(metrics: dict) -> None:
+    shown = [(k, v) for k, v in metrics.items() if isinstance(v, float)]
+    for column, (name, value) in zip(st.columns(max(1, len(shown))), shown):
+        column.metric(name, f"{value:.3f}")
+
+
+def link_to_model(job: TrainingJob) -> None:
+    """Where the new model can be used: a link to the explorer with it selected."""
+    entry = next((e for e in registry.available_models(job.task) if e.source == str(job.folder)), None)
+    if entry is None:
+        return
+    page = {"sentiment": "pages/sentiment.py", "ner": "pages/ner.py", "lm": "pages/generation.py"}[job.task]
+    st.markdown(f"**{md(entry.name)}** is now in the model lists of the other pages.")
+    left, right = st.columns(2)
+    try:
+        left.page_link("pages/explorer.py", label="See its attention in the explorer",
+                       icon=":material/grid_view:", query_params={"model": entry.name})
+        right.page_link(page, label=f"Try it on the {TASK_PAGES[job.task]} page", icon=":material/arrow_forward:",
+                        query_params={"model": entry.name})
+    except StreamlitAPIException:  # the page runs on its own (tests): no other page to link to
+        pass
+
+
+def show_ended(job: TrainingJob) -> None:
+    minutes, seconds = divmod(int(job.elapsed_s()), 60)
+    took = f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
+    if job.status == "failed":
+        st.error(f"Training {md(job.name)} failed: {md(job.error)}")
+        return
+    steps = job.result.steps if job.result else 0
+    if job.status == "stopped":
+        st.warning(f"Stopped after {steps} steps ({took}). What it had learned is saved in {md(job.folder)}.")
+    else:
+        st.success(f"Finished {steps} steps in {took}. Saved in {md(job.folder)}.")
+    link_to_model(job)
+    if job.dev_metrics:
+        st.caption(f"Dev metrics on {job.dev_metrics.get('n', '?')} examples:")
+        metric_columns(job.dev_metrics)
+    history = job.history_rows()
+    if history:
+        ui.plot(plots.training_chart(history, history[-1]["metric_name"]), key=f"train_chart_{job.id}")
+
+
+def show_running(job: TrainingJob) -> None:
+    event = job.latest()
+    if event is None:
+        st.progress(0.0, text=f"{md(job.name)}: preparing the data and the model...")
+    else:
+        eta = ""
+        if event.step:
+            left = event.elapsed_s * (event.total_steps - event.step) / event.step
+            eta = f", about {int(left)} s to go"
+        dev = f", dev {event.metric_name} {event.dev_metric:.3f}" if event.dev_metric is not None else ""
+        st.progress(job.fraction(), text=f"{md(job.name)}: step {event.step}/{event.total_steps}, "
+                                         f"loss {event.loss:.3f}{dev}{eta}")
+    if job.stop_requested:
+        st.caption("Stopping after this step...")
+    elif st.button("Stop", key=f"train_stop_{job.id}", help="Stop now and keep what it has learned"):
+        job.stop()
+        st.caption("Stopping after this step...")
+    history = job.history_rows()
+    if history:
+        ui.plot(plots.training_chart(history, history[-1]["metric_name"]), key=f"train_live_{job.id}")
+
+
+@st.fragment(run_every=1.0)
+def live_progress(job_id: str) -> None:
+    job = job_board().get(job_id)
+    if job is None:
+        return
+    if job.running:
+        show_running(job)
+    else:  # it has just ended: redraw the whole page, so the results and the model lists show it
+        st.rerun(scope="app")
+
+
+def run_list(board: JobBoard) -> None:
+    jobs = board.jobs()
+    if jobs:
+        with st.expander(f"Training runs on this server ({len(jobs)})"):
+            st.dataframe([{"model": j.name, "task": j.task, "status": j.status, "seconds": int(j.elapsed_s())}
+                          for j in jobs], hide_index=True)
+
+
+def start(board: JobBoard, task: str, data: dict, described: str, train: dict, spec: dict, name: str) -> None:
+    dev_limit = spec.pop("dev_limit")
+    data = dict(data)
+    in_memory = {"train_data": data.pop("train_data", None), "dev_data": data.pop("dev_data", None)}
+    try:
+        job_spec = JobSpec(task=task, out="", train=TrainConfig(**train), command=f"Train page: {described}",
+                           **data, **spec)
+        job = board.start(job_spec, **in_memory, name=name.strip() or None, dev_limit=dev_limit)
+    except ui.USER_ERRORS as error:
+        ui.show_error(error, "The run did not start")
+        return
+    st.session_state["train_job_id"] = job.id
+    time.sleep(0.3)  # let it report before the page is drawn again
+    st.rerun()
+
+
+def main() -> None:
+    st.title("Train a model")
+    st.caption("Trains in the background: you can switch pages and come back. Each model goes to a new folder "
+               f"in {md(user_models_dir())}; the shipped checkpoints are never touched.")
+    board = job_board()
+    job = board.get(st.session_state.get("train_job_id"))
+    busy = job is not None and job.running
+    if busy:
+        live_progress(job.id)
+    elif job is not None:
+        if st.session_state.get("train_announced") != job.id:
+            ui.refresh_models()
+            st.session_state["train_announced"] = job.id
+        show_ended(job)
+    if job is not None:
+        st.divider()
+        st.subheader("Another run" if not busy else "Settings")
+
+    task = st.selectbox("Task", list(TASKS), format_func=TASKS.get, key="train_task")
+    data, described = data_section(task)
+    train, spec = settings_section(task, len(data["train_data"]) if data and "train_data" in data else None)
+    name = st.text_input("Name of the new model (optional)", key="train_name",
+                         placeholder=f"{task}-<date>-<time>", help="Letters, digits, - and _.")
+    name_ok = True
+    if name.strip():
+        try:
+            clean = safe_name(name)
+            if clean != name.strip():
+                st.caption(f"It will be saved as {md(clean)}.")
+        except ValueError as error:
+            st.error(md(error))
+            name_ok = False
+    clicked = st.button("Start training", type="primary", disabled=busy or data is None or not name_ok,
+                        key="train_start", help="Your run is still going: stop it or wait" if busy else None)
+    run_list(board)
+    if clicked:
+        start(board, task, data, described, train, spec, name)
+
+
+main()
