@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +15,7 @@ from attnviz.tagging import tag_words
 from attnviz.tokenize import Encoded
 from attnviz.trace import AttentionTrace
 
-WORD_PATTERN = re.compile(r"\w+(?:[-'.]\w+)*\.?|[^\w\s]", re.UNICODE)
+WORD_PATTERN = re.compile(r"\w+(?:[-'.]\w+)*|[^\w\s]", re.UNICODE)
 
 
 def split_words(text: str) -> list[str]:
@@ -148,7 +148,8 @@ class Bundle:
         ids = encoded.ids[-self.max_len:]
         if not ids:
             raise InputError("The prompt gave no tokens this model knows.")
-        result = generate(self.model, ids, config)
+        never = tuple(i for i in (self.tokenizer.pad_id, self.tokenizer.unk_id) if i is not None)
+        result = generate(self.model, ids, replace(config, banned_ids=config.banned_ids + never))
         return self.tokenizer.decode(result.new_ids), result
 
 

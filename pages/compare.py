@@ -111,7 +111,9 @@ if entry_a is not None and entry_b is not None and ui.require_text(text):
                 grid_trace, note = ui.model_view_trace(trace)
                 if note:
                     st.info(note)
-                ui.plot(plots.model_view(grid_trace), key=f"compare_model_view_{tag}")
+                grid = plots.model_view(grid_trace)
+                grid.update_layout(height=int((grid.layout.height - 120) * 0.6) + 120)  # half-width column
+                ui.plot(grid, key=f"compare_model_view_{tag}")
         detail_view(traces[0], traces[1], entry_a.name, entry_b.name)
     except ui.USER_ERRORS as exc:
         ui.show_error(exc)

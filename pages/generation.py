@@ -9,8 +9,9 @@ from attnviz.trace import AttentionTrace
 
 RESULT_KEY = "generation_result"
 PROMPT_KEY = "generation_prompt"
+REQUEST_KEY = "generation_requested"
 DEFAULT_PROMPT = "ROMEO:\nBut soft, what light"
-WINDOW = 40  # steps per candidates chart
+WINDOW = 25  # steps per candidates chart
 
 ui.ensure_app()
 st.title("Text generation")
@@ -39,6 +40,11 @@ def run_generation(bundle, prompt: str, config: GenerationConfig) -> dict:
     return {"model": entry.name, "prompt": prompt, "new_text": new_text, "sampled": steps("candidates"),
             "model_steps": steps("model_candidates"), "stopped_by": result.stopped_by,
             "temperature": config.temperature, "seed": config.seed}
+
+
+def request_generation() -> None:
+    """The submit button's callback: a flag in session state survives any rerun before the page runs."""
+    st.session_state[REQUEST_KEY] = True
 
 
 @st.fragment
@@ -82,8 +88,8 @@ if entry is not None:
             max_new = middle.number_input("Max new tokens", 1, 500, 200, key="generation_max_new")
             seed = right.number_input("Seed", 0, 2**31 - 1, 0, key="generation_seed",
                                       help="The same seed and settings give the same text.")
-            submitted = st.form_submit_button("Generate", type="primary")
-        if submitted:
+            st.form_submit_button("Generate", type="primary", on_click=request_generation)
+        if st.session_state.pop(REQUEST_KEY, False):
             prompt, note = ui.clip_text(prompt)
             if note:
                 st.info(note)

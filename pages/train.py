@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import streamlit as st
 import torch
@@ -15,7 +16,7 @@ from streamlit.errors import StreamlitAPIException
 from attnviz import plots, registry, ui
 from attnviz.data import DataError, parse_classification_tsv, parse_conll, parse_text, task_file
 from attnviz.device import describe_device, pick_device
-from attnviz.jobs import JobBoard, TrainingJob, safe_name, user_models_dir
+from attnviz.jobs import JobBoard, TrainingJob, check_labels, safe_name, user_models_dir
 from attnviz.train import TrainConfig
 from attnviz.training_job import JobSpec, ModelShape
 
@@ -32,6 +33,7 @@ QUICK_STEPS = 150  # language-model steps in a quick run
 LEARNING_RATE = {False: 1e-3, True: 1e-4}  # default peak rate: from scratch, from the pretrained encoder
 UNIT = {"sentiment": "sentences", "ner": "sentences", "lm": "characters"}
 PRETRAINED = "all-MiniLM-L6-v2"
+TASK_SCRIPTS = {"sentiment": "sentiment.py", "ner": "ner.py", "lm": "generation.py"}
 TASK_PAGES = {"sentiment": "Sentiment", "ner": "Named entities", "lm": "Text generation"}
 md = ui.escape_markdown  # every path, name and message shown goes through it
 
@@ -89,15 +91,14 @@ def data_section(task: str) -> tuple[dict | None, str]:
         return None, ""
     try:
         train_data = parse_upload(task, upload.getvalue(), upload.name)
-        dev_data = parse_upload(task, dev_upload.getvalue(), dev_upload.name) if dev_upload is not None else None
+        check_labels(task, train_data, upload.name)
+        dev_data = None
+        if dev_upload is not None:
+            dev_data = parse_upload(task, dev_upload.getvalue(), dev_upload.name)
+            check_labels(task, dev_data, dev_upload.name)
     except DataError as error:
         st.error(f"That file cannot be used: {md(error)}")
         return None, ""
-    if task == "sentiment":
-        bad = sorted({label for _, label in train_data + (dev_data or [])} - {0, 1})
-        if bad:
-            st.error(f"Labels must be 0 (negative) or 1 (positive); the file has {bad[:5]}.")
-            return None, ""
     st.caption(f"Read {len(train_data):,} {UNIT[task]} from {md(upload.name)}"
                + (f" and {len(dev_data):,} from {md(dev_upload.name)}." if dev_data is not None else "."))
     return {"train_data": train_data, "dev_data": dev_data}, upload.name
@@ -163,11 +164,12 @@ def link_to_model(job: TrainingJob) -> None:
     entry = next((e for e in registry.available_models(job.task) if e.source == str(job.folder)), None)
     if entry is None:
         return
-    page = {"sentiment": "pages/sentiment.py", "ner": "pages/ner.py", "lm": "pages/generation.py"}[job.task]
+    folder = Path(__file__).resolve().parent.name  # the pages' folder, relative to app.py
+    page = f"{folder}/{TASK_SCRIPTS[job.task]}"
     st.markdown(f"**{md(entry.name)}** is now in the model lists of the other pages.")
     left, right = st.columns(2)
     try:
-        left.page_link("pages/explorer.py", label="See its attention in the explorer",
+        left.page_link(f"{folder}/explorer.py", label="See its attention in the explorer",
                        icon=":material/grid_view:", query_params={"model": entry.name})
         right.page_link(page, label=f"Try it on the {TASK_PAGES[job.task]} page", icon=":material/arrow_forward:",
                         query_params={"model": entry.name})

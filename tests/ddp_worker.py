@@ -9,7 +9,7 @@ import torch
 import torch.distributed as dist
 from safetensors.torch import save_file
 
-from attnviz.data import SENTIMENT_LABELS, read_classification_tsv
+from attnviz.data import read_classification_tsv
 from attnviz.models import ModelConfig, build_model
 from attnviz.tokenize import build_word_tokenizer
 from attnviz.train import TrainConfig, train

@@ -194,6 +194,22 @@ def test_explorer_marks_unknown_tokens() -> None:
     assert ":red-badge[" in tokens_markdown
 
 
+def test_example_button_fills_the_text_box() -> None:
+    at = open_page("explorer", model=minilm())
+    at.button(key="explorer_text_example_1").click().run()
+    assert_clean(at)
+    assert at.text_area(key="explorer_text").value.startswith("The cat sat")
+    assert "cat" in " ".join(charts(at)["explorer_model_view"]["data"][0]["x"])
+
+
+def test_unknown_model_in_the_url_falls_back_to_a_listed_one() -> None:
+    entry = model_for("sentiment")
+    at = open_page("sentiment", model="no-such-model")
+    assert_clean(at)
+    assert at.sidebar.selectbox(key="sentiment_model").value == entry.name
+    assert at.query_params.get("model") == entry.name
+
+
 # ----------------------------------------------------------------------------- other pages
 
 def test_sentiment_new_sentence_changes_probabilities() -> None:
@@ -278,12 +294,18 @@ def test_compare_checkpoint_and_minilm() -> None:
     figures = charts(at)
     assert {"compare_model_view_a", "compare_model_view_b", "compare_head_a", "compare_head_b"} <= set(figures)
     assert "compare_diff" in figures or {"compare_received_a", "compare_received_b"} <= set(figures)
-    # without merging, MiniLM's pieces no longer line up with whole words: bars instead of a diff
+
+
+def test_compare_different_tokens_gives_bars_and_says_why() -> None:
+    lm = model_for("lm")
+    at = open_page("compare", model=lm.name, model2=minilm(), text="the movie was not good at all .")
     at.toggle(key="compare_merge").set_value(False)
     at.toggle(key="compare_hide_special").set_value(False)
     at.run()
     assert_clean(at)
-    assert {"compare_received_a", "compare_received_b"} <= set(charts(at))
+    figures = charts(at)
+    assert {"compare_received_a", "compare_received_b"} <= set(figures) and "compare_diff" not in figures
+    assert any("different tokens" in i.value for i in at.info)
 
 
 def test_compare_same_words_gives_a_diff_heatmap() -> None:

@@ -131,8 +131,14 @@ def settle(tab, quiet_s: float = 1.0) -> None:
 
 
 def open_page(tab, server: str, path: str) -> None:
+    """Open a page by its URL (a link someone shared) and check that app.py ran: its navigation
+    and sidebar are there, not Streamlit's automatic pages/ listing."""
     tab.goto(f"{server}/{path}", wait_until="domcontentloaded")
     settle(tab)
+    nav = tab.locator('[data-testid="stSidebarNav"]').inner_text()
+    assert "Attention explorer" in nav and "Train" in nav, (
+        f"/{path} did not run app.py (the sidebar lists {nav.split()[:8]}): a link opened first on a "
+        "fresh server ran the page file alone")
 
 
 def problems(tab) -> list[str]:
@@ -143,18 +149,26 @@ def problems(tab) -> list[str]:
 
 
 def shoot(tab, name: str) -> None:
-    tab.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    """A screenshot of the whole page: the main area scrolls inside the window, so the window is
+    made as tall as the content for the shot (up to 6000 px)."""
+    size = tab.viewport_size
+    height = tab.evaluate("""() => Math.max(...[...document.querySelectorAll(
+        '[data-testid="stMain"], [data-testid="stMainBlockContainer"]')].map(e => e.scrollHeight))""")
+    tab.set_viewport_size({"width": size["width"], "height": int(min(max(height + 80, size["height"]), 6000))})
+    tab.wait_for_timeout(500)  # let the charts take the new size
+    tab.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+    tab.set_viewport_size(size)
 
 
 def tick_texts(plot, axis: str = "x") -> list[str]:
     return [t.strip() for t in plot.locator(f"g.{axis}tick text").all_text_contents()]
 
 
-@pytest.mark.parametrize("name", PAGES)
-def test_every_page_opens_without_errors(page, server, name):
-    open_page(page, server, name)
-    shoot(page, f"page-{name}")
-    assert problems(page) == []
+def test_a_link_opened_first_on_a_fresh_server_runs_the_whole_app(page, server):
+    """Keep this test first: the server has served nothing yet. Streamlit runs a file in a folder
+    named pages/ on its own (without app.py) until app.py has once called st.navigation."""
+    open_page(page, server, "train")
+    assert page.locator('[data-testid="stSidebar"]').get_by_text("Device:").count() == 1
 
 
 def test_typed_sentence_shows_up_in_the_heatmap(page, server):
@@ -185,3 +199,39 @@ def test_minilm_has_six_layers_of_twelve_heads(page, server):
     assert tick_texts(grid, "x") == [f"H{h}" for h in range(12)]
     assert tick_texts(grid, "y") == [f"L{layer}" for layer in range(6)]
     assert re.search(r"6 layers × 12 heads", page.locator('[data-testid="stMain"]').inner_text())
+
+
+def test_a_model_trained_in_the_browser_is_offered_at_once(page, server):
+    open_page(page, server, "train")
+    for label, value in (("Use only the first N training sentences", "100"), ("Epochs", "1")):
+        box = page.get_by_label(label, exact=True).and_(page.locator("input"))
+        box.fill(value)
+        box.press("Enter")
+        settle(page, quiet_s=0.5)
+    name = page.get_by_role("textbox", name="Name of the new model (optional)")
+    name.fill("browser-run")
+    name.press("Enter")
+    settle(page, quiet_s=0.5)
+    page.get_by_role("button", name="Start training").click()
+    page.wait_for_selector('[data-testid="stProgress"], [data-testid="stAlertContentSuccess"]')
+    shoot(page, "train-running")
+    page.wait_for_selector('[data-testid="stAlertContentSuccess"]', timeout=120_000)
+    settle(page)
+    shoot(page, "train-finished")
+    assert problems(page) == []
+    page.get_by_text("See its attention in the explorer").click()
+    page.wait_for_url(re.compile(r"/explorer\?.*model=browser-run"))
+    settle(page)
+    page.wait_for_selector(".js-plotly-plot g.xtick text")
+    shoot(page, "explorer-trained")
+    assert problems(page) == []
+    picker = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first
+    assert "browser-run" in picker.inner_text() + " ".join(picker.locator("input").evaluate_all(
+        "inputs => inputs.map(i => i.value)"))
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_every_page_opens_without_errors(page, server, name):
+    open_page(page, server, name)
+    shoot(page, f"page-{name}")
+    assert problems(page) == []

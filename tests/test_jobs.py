@@ -83,6 +83,13 @@ def test_too_short_uploaded_text_fails_in_plain_words():
     assert "characters" in job.error and "context" in job.error
 
 
+def test_tags_the_model_cannot_learn_fail_in_plain_words():
+    spec = tiny_spec("ner")
+    job = start_job(spec, train_data=[(["Paris", "is", "big"], ["B-LOC", "O", "B-MISC"])] * 20)
+    assert job.wait(WAIT_S)
+    assert job.status == "failed" and "B-MISC" in job.error and "training failed unexpectedly" not in job.error
+
+
 def test_names_cannot_escape_the_user_folder(user_dir):
     assert safe_name("../x") == "x"
     assert safe_name("../../etc/passwd") == "etc-passwd"

@@ -2,6 +2,7 @@
 and a corrupt upload is an error message, not a crash."""
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -10,7 +11,16 @@ from streamlit.testing.v1 import AppTest
 
 from attnviz import registry
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "train.py")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _page_file() -> str:
+    """The Train page's script, as app.py registers it (pages/train.py unless the folder moved)."""
+    found = re.search(r"""st\.Page\(\s*["']([^"']*train\.py)["']""", (ROOT / "app.py").read_text())
+    return str(ROOT / (found.group(1) if found else "pages/train.py"))
+
+
+PAGE = _page_file()
 WAIT_S = 120  # generous: the test machine is shared with other training
 
 
@@ -90,3 +100,39 @@ def test_a_corrupt_upload_shows_an_error(user_dir):
     uploader = next(u for u in at.file_uploader if u.label == "Training file")
     uploader.set_value(("bytes.tsv", b"\xff\xfe\x00bad", "text/plain")).run()
     assert not at.exception and "not UTF-8" in plain(at.error[0].value)
+
+
+def test_an_upload_is_read_and_checked(user_dir):
+    at = page()
+    widget(at.selectbox, "train_task").select("ner").run()
+    widget(at.radio, "train_source").set_value("a file I upload").run()
+    assert widget(at.button, "train_start").disabled
+    uploader = next(u for u in at.file_uploader if u.label == "Training file")
+    uploader.upload("mine.conll", b"Paris\tB-LOC\nis\tO\n\nBerlin\tB-LOC\n").run()
+    assert not at.exception and not at.error
+    assert any("Read 2 sentences from mine.conll" in plain(c.value) for c in at.caption)
+    assert not widget(at.button, "train_start").disabled
+    uploader = next(u for u in at.file_uploader if u.label == "Training file")
+    uploader.set_value(("misc.conll", b"Paris\tB-MISC\n", "text/plain")).run()
+    assert not at.exception and "B-MISC" in plain(at.error[0].value)
+
+
+def test_stop_ends_a_run_and_keeps_the_model(shared_data, user_dir, monkeypatch):
+    monkeypatch.setenv("ATTNVIZ_DATA", str(shared_data))
+    at = page()
+    widget(at.selectbox, "train_task").select("lm").run()
+    next(n for n in at.number_input if n.label == "Training steps").set_value(100_000)
+    widget(at.slider, "train_layers").set_value(1)
+    widget(at.select_slider, "train_d_model").set_value(32)
+    widget(at.button, "train_start").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert widget(at.button, "train_start").disabled, "a second run must wait for the first"
+    stop = next(b for b in at.button if b.label == "Stop")
+    stop.click().run()
+    deadline = time.monotonic() + WAIT_S
+    while not at.warning and not at.error and time.monotonic() < deadline:
+        time.sleep(0.5)
+        at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "Stopped after" in at.warning[0].value
+    assert len([p for p in user_dir.iterdir() if (p / "config.json").is_file()]) == 1
