@@ -94,13 +94,14 @@ class Bundle:
         if self.task == "lm" and encoded.truncated:  # a language model reads the end of a long text
             full = self.tokenizer.encode(text)
             encoded = Encoded(full.ids[-self.max_len:], full.tokens[-self.max_len:],
-                              full.word_ids[-self.max_len:], True)
+                              full.word_ids[-self.max_len:], True, (full.case_ids or [])[-self.max_len:] or None)
         return encoded
 
     @torch.no_grad()
     def _forward(self, encoded: Encoded, need_weights: bool):
         ids = torch.tensor([encoded.ids], device=self.device)  # (1, T)
-        return self.model(ids, need_weights=need_weights)
+        cases = torch.tensor([encoded.case_ids], device=self.device) if encoded.case_ids else None
+        return self.model(ids, need_weights=need_weights, case_ids=cases)
 
     def trace(self, text: str) -> AttentionTrace:
         """Every head of every layer for this text: weights [layers, heads, T, T]."""

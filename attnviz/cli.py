@@ -49,6 +49,8 @@ def _add_train(sub) -> None:
     g.add_argument("--init", help="start from a BERT-style encoder: all-MiniLM-L6-v2 or a local folder")
     g.add_argument("--init-layers", type=int, default=4, help="how many of its layers to keep")
     g.add_argument("--max-vocab", type=int, default=10000, help="vocabulary size (pruned to the training data)")
+    g.add_argument("--case-features", action="store_true",
+                   help="add an embedding of each token's letter case (an uncased encoder cannot see it)")
     g = p.add_argument_group("training")
     g.add_argument("--epochs", type=int, default=10)
     g.add_argument("--max-steps", type=_positive_int, default=0, help="stop after this many steps (the LM needs it)")
@@ -127,7 +129,7 @@ def _job_spec(args: argparse.Namespace, argv: list[str]) -> JobSpec:
     return JobSpec(task=args.task, out=str(out), train=config, shape=shape,
                    data_root=None if train_file else (str(data) if data else None), train_file=train_file,
                    dev_file=args.dev, hub=args.hub, init=args.init, init_layers=args.init_layers,
-                   max_vocab=args.max_vocab, tokenizer=args.tokenizer, train_limit=args.train_limit,
+                   max_vocab=args.max_vocab, case_features=args.case_features, tokenizer=args.tokenizer, train_limit=args.train_limit,
                    save_dtype=args.save_dtype, command="python -m attnviz " + shlex.join(argv))
 
 

@@ -21,7 +21,8 @@ def predict_batches(model: nn.Module, examples: list, pad_id: int, batch_size: i
     for start in range(0, len(order), batch_size):
         chunk = order[start: start + batch_size]
         batch = collate([examples[i] for i in chunk], pad_id)
-        logits = model(batch["ids"].to(device), batch["mask"].to(device)).logits.float().cpu()
+        logits = model(batch["ids"].to(device), batch["mask"].to(device),
+                       case_ids=batch["case_ids"].to(device)).logits.float().cpu()
         for row, index in enumerate(chunk):
             results[index] = logits[row]
     return results
@@ -31,7 +32,7 @@ def evaluate_sentiment(model: nn.Module, tokenizer: TextTokenizer, rows: list[tu
     examples = encode_sentiment(tokenizer, rows, model.config.max_len)
     logits = predict_batches(model, examples, tokenizer.pad_id)
     predictions = [int(l.argmax()) for l in logits]
-    return {"task": "sentiment", "accuracy": accuracy([y for _, y in examples], predictions), "n": len(examples)}
+    return {"task": "sentiment", "accuracy": accuracy([e[1] for e in examples], predictions), "n": len(examples)}
 
 
 def evaluate_ner(model: nn.Module, tokenizer: TextTokenizer, sentences: list[tuple[list[str], list[str]]],
@@ -42,7 +43,7 @@ def evaluate_ner(model: nn.Module, tokenizer: TextTokenizer, sentences: list[tup
     logits = predict_batches(model, examples, tokenizer.pad_id)
     gold, predicted = [], []
     kept = [s for s in sentences if tokenizer.encode_words(s[0], model.config.max_len).ids]
-    for (words, tags), (_, targets), sentence_logits in zip(kept, examples, logits):
+    for (words, tags), (_, targets, _), sentence_logits in zip(kept, examples, logits):
         first_pieces = [i for i, t in enumerate(targets) if t != IGNORE_INDEX]
         tagged = [labels[int(sentence_logits[i, :len(labels)].argmax())] for i in first_pieces]
         predicted.append(tagged + ["O"] * (len(tags) - len(tagged)))

@@ -11,6 +11,7 @@ from attnviz.layers import EncoderBlock
 from attnviz.positional import LearnedPositions, SinusoidalPositions
 
 MODEL_KINDS = ("classifier", "tagger", "causal_lm")
+N_CASES = 5  # see attnviz.tokenize.letter_case
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class ModelConfig:
     activation: str = "relu"
     layer_norm_eps: float = 1e-5
     embedding_norm: bool = False  # BERT-style LayerNorm right after the embeddings
+    case_features: bool = False  # add an embedding of each token's letter case (for uncased vocabularies)
     pad_id: int = 0
 
     def __post_init__(self) -> None:
@@ -84,6 +86,10 @@ class Encoder(nn.Module):
             nn.init.normal_(self.token_embedding.weight, std=0.02)
             self.embed_scale = 1.0
             self.positions = LearnedPositions(config.max_len, config.d_model)
+        # starts at zero, so a pretrained encoder begins exactly as it was
+        self.case_embedding = nn.Embedding(N_CASES, config.d_model) if config.case_features else None
+        if self.case_embedding is not None:
+            nn.init.zeros_(self.case_embedding.weight)
         self.embedding_norm = (nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
                                if config.embedding_norm else nn.Identity())
         self.dropout = nn.Dropout(config.dropout)
@@ -95,9 +101,13 @@ class Encoder(nn.Module):
                            if config.norm_first else nn.Identity())
 
     def forward(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                need_weights: bool = False) -> tuple[torch.Tensor, list[torch.Tensor] | None]:
-        """ids: (B, T) -> hidden (B, T, d) and, if asked, per-layer weights [(B, H, T, T)]."""
-        x = self.positions(self.token_embedding(ids) * self.embed_scale)
+                need_weights: bool = False, case_ids: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, list[torch.Tensor] | None]:
+        """ids, case_ids: (B, T) -> hidden (B, T, d) and, if asked, per-layer weights [(B, H, T, T)]."""
+        x = self.token_embedding(ids) * self.embed_scale
+        if self.case_embedding is not None:
+            x = x + self.case_embedding(case_ids if case_ids is not None else torch.zeros_like(ids))
+        x = self.positions(x)
         x = self.dropout(self.embedding_norm(x))
         attentions: list[torch.Tensor] | None = [] if need_weights else None
         for block in self.blocks:
@@ -126,8 +136,8 @@ class SequenceClassifier(nn.Module):
         self.head = nn.Linear(config.d_model, config.n_labels)
 
     def forward(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                need_weights: bool = False) -> ModelOutput:
-        hidden, attentions = self.encoder(ids, attention_mask, need_weights)
+                need_weights: bool = False, case_ids: torch.Tensor | None = None) -> ModelOutput:
+        hidden, attentions = self.encoder(ids, attention_mask, need_weights, case_ids)
         pooled = masked_mean(hidden, attention_mask)  # (B, d)
         return ModelOutput(self.head(self.dropout(pooled)), attentions)
 
@@ -143,8 +153,8 @@ class TokenTagger(nn.Module):
         self.head = nn.Linear(config.d_model, config.n_labels)
 
     def forward(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                need_weights: bool = False) -> ModelOutput:
-        hidden, attentions = self.encoder(ids, attention_mask, need_weights)
+                need_weights: bool = False, case_ids: torch.Tensor | None = None) -> ModelOutput:
+        hidden, attentions = self.encoder(ids, attention_mask, need_weights, case_ids)
         return ModelOutput(self.head(self.dropout(hidden)), attentions)  # (B, T, n_labels)
 
 
@@ -159,8 +169,8 @@ class CausalLM(nn.Module):
         nn.init.normal_(self.head.weight, std=0.02)
 
     def forward(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                need_weights: bool = False) -> ModelOutput:
-        hidden, attentions = self.encoder(ids, attention_mask, need_weights)
+                need_weights: bool = False, case_ids: torch.Tensor | None = None) -> ModelOutput:
+        hidden, attentions = self.encoder(ids, attention_mask, need_weights, case_ids)
         return ModelOutput(self.head(hidden), attentions)  # (B, T, vocab)
 
 

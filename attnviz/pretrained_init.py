@@ -52,7 +52,7 @@ def pruned_vocabulary(tokenizer: Tokenizer, texts: list[str] | list[list[str]], 
 def init_from_bert(name: str, kind: str, n_labels: int, n_layers: int, max_len: int,
                    texts: list[str] | list[list[str]] | None = None, pretokenized: bool = False,
                    normalization: str = "ptb", dropout: float = 0.1,
-                   max_vocab: int = 10000) -> tuple[torch.nn.Module, TextTokenizer]:
+                   max_vocab: int = 10000, case_features: bool = False) -> tuple[torch.nn.Module, TextTokenizer]:
     """Our model of `kind` with BERT weights; the vocabulary pruned to `texts` (all pieces if None)."""
     folder = resolve_pretrained_folder(name)
     bert = json.loads((folder / "config.json").read_text())
@@ -67,7 +67,8 @@ def init_from_bert(name: str, kind: str, n_labels: int, n_layers: int, max_len: 
     config = ModelConfig(kind=kind, vocab_size=len(tokens), n_labels=n_labels, d_model=bert["hidden_size"],
                          n_heads=bert["num_attention_heads"], n_layers=n_layers, d_ff=bert["intermediate_size"],
                          max_len=max_len, dropout=dropout, positional="learned", norm_first=False,
-                         activation="gelu", layer_norm_eps=bert["layer_norm_eps"], embedding_norm=True)
+                         activation="gelu", layer_norm_eps=bert["layer_norm_eps"], embedding_norm=True,
+                         case_features=case_features)
     model = build_model(config)
     source = load_file(str(folder / "model.safetensors"))
     source = {k.removeprefix("bert."): v for k, v in source.items()}
@@ -90,7 +91,7 @@ def init_from_bert(name: str, kind: str, n_labels: int, n_layers: int, max_len: 
             state[ours + f"feed_forward.down.{part}"] = source[theirs + f"output.dense.{part}"]
             state[ours + f"feed_forward_norm.{part}"] = source[theirs + f"output.LayerNorm.{part}"]
     missing, unexpected = model.load_state_dict(state, strict=False)
-    if unexpected or any(not k.startswith("head.") for k in missing):
+    if unexpected or any(not k.startswith(("head.", "encoder.case_embedding.")) for k in missing):
         raise ValueError(f"could not map {name} onto our model: missing {missing}, unexpected {unexpected}")
     tokenizer = wordpiece_from_vocab({t: i for i, t in enumerate(tokens)}, normalization)
     return model, tokenizer

@@ -47,14 +47,30 @@ def ptb_normalize(text: str) -> str:
     return " ".join(text.split())
 
 
+def letter_case(text: str) -> int:
+    """0: no letters (or a special token), 1: lower, 2: Capitalised, 3: UPPER (2+ letters), 4: mIxed."""
+    letters = [c for c in text if c.isalpha()]
+    if not letters or not any(c.isupper() or c.islower() for c in letters):
+        return 0
+    if all(c.islower() for c in letters):
+        return 1
+    if letters[0].isupper() and all(c.islower() for c in letters[1:]):
+        return 2
+    if all(c.isupper() for c in letters):
+        return 3 if len(letters) > 1 else 2
+    return 4
+
+
 @dataclass
 class Encoded:
-    """ids and tokens as the model sees them; word_ids maps each token to its input word (or None)."""
+    """ids and tokens as the model sees them; word_ids maps each token to its input word (or None);
+    case_ids is the letter case of each token's characters in the original text (see letter_case)."""
 
     ids: list[int]
     tokens: list[str]
     word_ids: list[int | None]
     truncated: bool = False
+    case_ids: list[int] | None = None
 
 
 class TextTokenizer:
@@ -82,14 +98,19 @@ class TextTokenizer:
 
     def encode(self, text: str, max_len: int | None = None) -> Encoded:
         """Text -> tokens (normalised first); cut to max_len tokens if longer (truncated=True)."""
-        encoding = self.tokenizer.encode(self.normalize(text))
-        return _cut(Encoded(encoding.ids, encoding.tokens, list(encoding.word_ids)), max_len)
+        normalized = self.normalize(text)
+        encoding = self.tokenizer.encode(normalized)
+        cases = [letter_case(normalized[a:b]) if w is not None else 0
+                 for (a, b), w in zip(encoding.offsets, encoding.word_ids)]
+        return _cut(Encoded(encoding.ids, encoding.tokens, list(encoding.word_ids), False, cases), max_len)
 
     def encode_words(self, words: list[str], max_len: int | None = None) -> Encoded:
         """Pre-split words (as in CoNLL files) -> tokens; word_ids says which word each came from."""
         words = [self.normalize(w) or w for w in words] if self.normalization == "ptb" else list(words)
         encoding = self.tokenizer.encode(words, is_pretokenized=True)
-        return _cut(Encoded(encoding.ids, encoding.tokens, list(encoding.word_ids)), max_len)
+        cases = [letter_case(words[w][a:b]) if w is not None else 0
+                 for (a, b), w in zip(encoding.offsets, encoding.word_ids)]
+        return _cut(Encoded(encoding.ids, encoding.tokens, list(encoding.word_ids), False, cases), max_len)
 
     def decode(self, ids: list[int]) -> str:
         """ids -> text. Characters are joined as they are; words and pieces with spaces."""
@@ -111,7 +132,8 @@ class TextTokenizer:
 def _cut(encoded: Encoded, max_len: int | None) -> Encoded:
     if max_len is None or len(encoded.ids) <= max_len:
         return encoded
-    return Encoded(encoded.ids[:max_len], encoded.tokens[:max_len], encoded.word_ids[:max_len], True)
+    cases = encoded.case_ids[:max_len] if encoded.case_ids is not None else None
+    return Encoded(encoded.ids[:max_len], encoded.tokens[:max_len], encoded.word_ids[:max_len], True, cases)
 
 
 def build_char_tokenizer(text: str) -> TextTokenizer:

@@ -231,8 +231,9 @@ def train(model: nn.Module, tokenizer: TextTokenizer, config: TrainConfig, train
             break
         ids = batch["ids"].to(device)
         mask = batch["mask"].to(device) if batch["mask"] is not None else None
+        cases = batch["case_ids"].to(device) if batch["case_ids"] is not None else None
         with torch.autocast(device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
-            logits = trained(ids, mask).logits
+            logits = trained(ids, mask, case_ids=cases).logits
         loss = _loss(config.task, logits, batch["targets"].to(device))
         optimizer_step(loss, model, optimizer, scaler, config.clip_norm)
         scheduler.step()

@@ -54,6 +54,7 @@ class JobSpec:
     init: str | None = None  # a pretrained BERT-style encoder, e.g. all-MiniLM-L6-v2
     init_layers: int = 4
     max_vocab: int = 10000
+    case_features: bool = False  # with --init: tell the uncased encoder each token's letter case
     tokenizer: str = "auto"  # auto | word | wordpiece | char
     train_limit: int = 0  # use only the first N training examples (characters for the LM)
     save_dtype: str = "float32"
@@ -90,7 +91,8 @@ def build_for_job(spec: JobSpec, train_data) -> tuple[torch.nn.Module, object]:
         return init_from_bert(spec.init, kind, len(labels), spec.init_layers, spec.shape.max_len, texts,
                               pretokenized=spec.task == "ner",
                               normalization="ptb" if spec.task == "sentiment" else "none",
-                              dropout=spec.shape.dropout, max_vocab=spec.max_vocab)
+                              dropout=spec.shape.dropout, max_vocab=spec.max_vocab,
+                              case_features=spec.case_features)
     choice = spec.tokenizer if spec.tokenizer != "auto" else {"sentiment": "word", "ner": "wordpiece",
                                                               "lm": "char"}[spec.task]
     if spec.task == "lm":
@@ -168,7 +170,8 @@ def _metadata(spec: JobSpec, data_description: dict, dev_metrics: dict, result: 
         "init": spec.init,
         "train_config": asdict(spec.train),
         "model_shape": asdict(spec.shape) if not spec.init else {"init_layers": spec.init_layers,
-                                                                 "max_vocab": spec.max_vocab},
+                                                                 "max_vocab": spec.max_vocab,
+                                                                 "case_features": spec.case_features},
         "dev_metrics": dev_metrics,
         "steps": result.steps if result else None,
         "stopped_early": result.stopped_early if result else None,

@@ -182,6 +182,8 @@ def show_ended(job: TrainingJob) -> None:
     took = f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
     if job.status == "failed":
         st.error(f"Training {md(job.name)} failed: {md(job.error)}")
+        if (job.folder / "config.json").is_file():
+            st.info(f"The best model before the failure is saved in {md(job.folder)}.")
         return
     steps = job.result.steps if job.result else 0
     if job.status == "stopped":
@@ -255,6 +257,7 @@ def start(board: JobBoard, task: str, data: dict, described: str, train: dict, s
 
 
 def main() -> None:
+    ui.ensure_app()
     st.title("Train a model")
     st.caption("Trains in the background: you can switch pages and come back. Each model goes to a new folder "
                f"in {md(user_models_dir())}; the shipped checkpoints are never touched.")
