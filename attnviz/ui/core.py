@@ -1,4 +1,4 @@
-"""Streamlit helpers shared by the pages: the ONE library file that imports streamlit.
+"""Streamlit helpers shared by the pages (attnviz.ui is the one part of the library that imports streamlit).
 
 Models are loaded once per process (`st.cache_resource`, keyed by source and config.json mtime so a
 retrained model is reloaded) and never changed afterwards; traces are cached with `st.cache_data`.
@@ -15,9 +15,6 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 import torch
 
@@ -300,112 +297,3 @@ def require_text(text: str, what: str = "sentence") -> bool:
     st.info(f"Type a {what} above (or pick an example) to see the model's attention."
             if text == "" else "The text holds only spaces: type some words to see the model's attention.")
     return False
-
-
-# ------------------------------------------------------------------------------ views, downloads
-
-def show_notes(trace: AttentionTrace, skip: Sequence[str] = ()) -> None:
-    """The trace's notes (text cut to the context, tokens hidden, pieces merged) as st.info."""
-    for note in trace.notes:
-        if note not in skip:
-            st.info(note)
-
-
-def show_tokens(trace: AttentionTrace, label: str = "Tokens as the model sees them") -> None:
-    """The tokens as badges (unknown tokens in red) and a warning naming the unknown ones."""
-    unknown = [i for i, t in enumerate(trace.tokens) if t in display.UNKNOWN_TOKENS]
-    parts = []
-    for i, token in enumerate(trace.tokens):
-        color = "red" if i in unknown else ("violet" if display.is_special(token) else "gray")
-        parts.append(badge(token, color))
-    st.markdown(f"**{escape_markdown(label)}** ({len(trace.tokens)}):  \n" + " ".join(parts))
-    if unknown:
-        st.warning(f"{len(unknown)} token(s) are unknown to this model and read as "
-                   f"{escape_markdown(trace.tokens[unknown[0]])}: the model sees no difference between "
-                   "them (positions " + ", ".join(str(i) for i in unknown[:20])
-                   + (", …" if len(unknown) > 20 else "") + ").")
-
-
-def plot(fig: go.Figure, key: str) -> None:
-    """st.plotly_chart with the figure's own look (theme=None) and a PNG button in the modebar."""
-    config = {**PLOTLY_CONFIG, "toImageButtonOptions": {**PLOTLY_CONFIG["toImageButtonOptions"],
-                                                         "filename": re.sub(r"\W+", "_", key)}}
-    st.plotly_chart(fig, key=key, theme=None, config=config)
-
-
-def crop_trace(trace: AttentionTrace, n: int) -> AttentionTrace:
-    """The first n query and key tokens, each row renormalised to sum to 1 (a row with no weight
-    left becomes uniform over the keys it may see): a display-only view of a long text."""
-    if n >= len(trace.tokens) and n >= len(trace.query_tokens):
-        return trace
-    weights = trace.weights[:, :, :n, :n].astype(np.float64)  # (L, H, n, n)
-    mass = weights.sum(axis=-1, keepdims=True)
-    allowed = np.tril(np.ones((weights.shape[2], weights.shape[3]))) if trace.causal else \
-        np.ones((weights.shape[2], weights.shape[3]))
-    uniform = allowed / allowed.sum(axis=1, keepdims=True)
-    weights = np.where(mass > 1e-12, weights / np.where(mass > 1e-12, mass, 1.0), uniform[None, None])
-    return dataclasses.replace(trace, weights=weights.astype(np.float32), tokens=trace.tokens[:n],
-                               query_tokens=trace.query_tokens[:n])
-
-
-def model_view_trace(trace: AttentionTrace) -> tuple[AttentionTrace, str | None]:
-    """The trace to draw in the all-heads grid: cropped when the grid would be too big to send."""
-    n_layers, n_heads, n_query, n_key = trace.weights.shape
-    if n_layers * n_heads * n_query * n_key <= MODEL_VIEW_MAX_CELLS:
-        return trace, None
-    n = int((MODEL_VIEW_MAX_CELLS / (n_layers * n_heads)) ** 0.5)
-    note = (f"The all-heads grid shows the first {n} of {n_key} tokens (rows renormalised over them) "
-            f"so it stays light enough for the browser; the single-head view below shows every token.")
-    return crop_trace(trace, n), note
-
-
-def _records_frame(trace: AttentionTrace) -> pd.DataFrame:
-    """The same table as trace.to_records(), built with numpy (fast for big traces)."""
-    n_layers, n_heads, n_query, n_key = trace.weights.shape
-    layer, head, query, key = np.meshgrid(np.arange(n_layers), np.arange(n_heads), np.arange(n_query),
-                                          np.arange(n_key), indexing="ij")
-    return pd.DataFrame({
-        "layer": layer.ravel(), "head": head.ravel(),
-        "query_index": query.ravel(), "query_token": np.asarray(trace.query_tokens, dtype=object)[query.ravel()],
-        "key_index": key.ravel(), "key_token": np.asarray(trace.tokens, dtype=object)[key.ravel()],
-        "weight": trace.weights.astype(np.float64).ravel(),
-    })
-
-
-def trace_csv(trace: AttentionTrace) -> str:
-    """One row per (layer, head, query, key) with the exact weight: the columns of to_records()."""
-    return _records_frame(trace).to_csv(index=False)
-
-
-def download_buttons(fig: go.Figure, trace: AttentionTrace, key: str, name: str = "attention") -> None:
-    """Download the figure (standalone HTML) and the exact numbers (CSV, JSON); files are made
-    only when clicked. PNG comes from the chart's own camera button."""
-    stem = re.sub(r"[^\w.-]+", "_", f"{name}_{trace.model_name}").strip("_") or "attention"
-    size = int(trace.weights.size)
-    too_big = size > MAX_DOWNLOAD_WEIGHTS
-    help_big = (f"This trace has {size:,} weights, too many for one file; hide special tokens or "
-                "use a shorter text.") if too_big else None
-    csv_col, json_col, html_col = st.columns(3)
-    csv_col.download_button("Numbers (CSV)", data=(lambda: trace_csv(trace)), file_name=f"{stem}.csv",
-                            mime="text/csv", key=f"{key}_csv", on_click="ignore", disabled=too_big,
-                            help=help_big or "layer, head, query, key and the exact weight, one row each")
-    json_col.download_button("Numbers (JSON)", data=(lambda: trace.to_json()), file_name=f"{stem}.json",
-                             mime="application/json", key=f"{key}_json", on_click="ignore", disabled=too_big,
-                             help=help_big or "tokens and weights[layer][head][query][key]")
-    html_col.download_button("Figure (HTML)", data=(lambda: fig.to_html(include_plotlyjs="cdn")),
-                             file_name=f"{stem}.html", mime="text/html", key=f"{key}_html",
-                             on_click="ignore", help="the interactive chart as a standalone web page")
-
-
-def mean_query_trace(trace: AttentionTrace, layer: int, label: str = "(all queries)") -> AttentionTrace:
-    """One layer with its queries averaged into one row: what the mean-pooled sentence looks at,
-    or the attention each token receives on average. Weights [1, heads, 1, keys]."""
-    weights = trace.weights[layer:layer + 1].mean(axis=2, keepdims=True)  # (1, H, 1, K)
-    return AttentionTrace(weights, trace.tokens, query_tokens=[label], causal=False,
-                          model_name=trace.model_name)
-
-
-
-def refresh_models() -> None:
-    """Called after training: the model list is read from disk on every run and a retrained folder
-    (new config.json) gets a new cache key, so there is nothing to clear."""

@@ -1,0 +1,97 @@
+"""Write checkpoints/<name>/README.md (a short model card) from the facts in its config.json.
+
+    python scripts/write_model_cards.py [checkpoints/sentiment ...]
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+ABOUT = {
+    "sentiment": ("Binary sentiment of an English sentence (SST-2, sentence level).",
+                  "SST-2 test accuracy: CNN from random init 0.827 (Kim 2014), RNTN 0.854 (Socher 2013), "
+                  "CNN with word2vec 0.872 (Kim 2014). Target for this checkpoint: >= 0.83 on the test split."),
+    "ner": ("Named entities (PER, ORG, LOC; BIO2 tags) in English text (WikiANN-en).",
+            "WikiANN-en test entity F1: multilingual BERT 0.852 (XTREME). Target: >= 0.80 on the test split."),
+    "lm": ("Character-level language model of Shakespeare's plays (tiny shakespeare).",
+           "Loss in nats per character on the held-out last 10 %: nanoGPT 1.47 (6 layers, 384 wide, GPU), "
+           "1.88 for its small CPU configuration. Target: <= 1.70."),
+}
+
+
+def card(folder: Path) -> str:
+    config = json.loads((folder / "config.json").read_text())
+    meta, model = config["metadata"], config["model"]
+    task = config["task"]
+    what, reference = ABOUT[task]
+    size_mb = (folder / "model.safetensors").stat().st_size / 1e6
+    if meta.get("init"):
+        origin = (f"Starts from the first {model['n_layers']} layers of {meta['init']} (BERT, uncased WordPiece), "
+                  f"its vocabulary pruned to the {model['vocab_size']:,} pieces the training data uses most "
+                  "(every single character kept, so no word is unknown)"
+                  + (", plus a learned embedding of each token's letter case" if model.get("case_features") else "")
+                  + "; then fine-tuned on the training split.")
+    else:
+        origin = "Trained from random initialisation on the training split."
+    metrics = "\n".join(f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |"
+                        for k, v in meta.get("dev_metrics", {}).items())
+    hardware = meta.get("hardware", {})
+    threads_note = ("\nIt ran with `OMP_NUM_THREADS=1` (one CPU thread), which also makes the run repeatable "
+                    "bit for bit." if hardware.get("cpu_threads") == 1 else "")
+    return f"""# attnviz checkpoint: {folder.name}
+
+{what}
+
+- Architecture: {model['kind']}, {model['n_layers']} layers x {model['n_heads']} heads, d_model {model['d_model']},
+  feed-forward {model['d_ff']}, {model['positional']} positions, {'pre' if model['norm_first'] else 'post'}-norm,
+  context {model['max_len']} tokens; {meta.get('parameters', 0):,} parameters, stored as
+  {config.get('weights_dtype', 'float32')} ({size_mb:.1f} MB); tokenizer: {config['tokenizer']['kind']}
+  ({config['tokenizer']['normalization']} normalisation).
+- Origin: {origin}
+- Labels: {', '.join(config['labels']) or '(characters)'}
+
+## How it was trained
+
+```sh
+export ATTNVIZ_DATA=../shared/data   # SST-2, WikiANN-en and tiny shakespeare, see ../shared/data/README.md
+{meta.get('command', '(unknown)')}
+```
+
+The run wrote to the `--out` folder above; that folder was then copied here unchanged.
+Data: {json.dumps(meta.get('data', {}))}. Steps: {meta.get('steps')}; stopped early: {meta.get('stopped_early')}.
+Wall time: {meta.get('wall_time_s')} s on {hardware.get('device')} ({hardware.get('processor')}), torch
+{hardware.get('torch')}, Python {hardware.get('python')}, at {meta.get('trained_at')}. The machine was shared with
+other work while it trained, so the wall time is an upper bound.{threads_note}
+
+## Dev metrics (the only split used for choices)
+
+| metric | value |
+|---|---|
+{metrics}
+
+Published references: {reference}
+
+## Use
+
+```python
+import attnviz
+bundle = attnviz.load("checkpoints/{folder.name}")
+```
+
+Limitations: small and trained on one data set each; expect mistakes on text unlike the training data
+(SST-2 is film reviews; WikiANN is Wikipedia sentences; tiny shakespeare is early modern English drama).
+"""
+
+
+def main(folders: list[str]) -> None:
+    targets = [Path(f) for f in folders] or sorted(p.parent for p in (REPO / "checkpoints").glob("*/config.json"))
+    for folder in targets:
+        (folder / "README.md").write_text(card(folder))
+        print(f"wrote {folder / 'README.md'}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
