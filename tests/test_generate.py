@@ -151,12 +151,18 @@ def test_step_candidates_are_sorted_probabilities(config):
             assert len(step.candidates) <= config.top_k
 
 
-def test_generation_runs_in_eval_mode_and_restores_training():
-    model = tiny_lm(dropout=0.5).train()
+def test_generation_never_changes_the_model():
+    # a cached model is shared by every user's thread: generate must not flip its mode or store state
+    model = tiny_lm().eval()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
     config = GenerationConfig(max_new_tokens=6, temperature=0)
     first = generate(model, [1, 2], config).new_ids
-    assert model.training
+    assert not model.training
     assert generate(model, [1, 2], config).new_ids == first
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    training = tiny_lm(dropout=0.5).train()
+    generate(training, [1, 2], config)
+    assert training.training
 
 
 @pytest.mark.parametrize("values", [{"temperature": -0.1}, {"top_k": -1}, {"top_p": 0.0}, {"top_p": 1.5},
