@@ -1,0 +1,71 @@
+"""Resident memory (RSS) of the running app once every shipped model and all-MiniLM-L6-v2 are loaded.
+
+Starts `streamlit run app.py` on a free loopback port, opens the explorer with each model in
+Debian's Chromium (so the server loads and traces it), then reads the server's VmRSS.
+
+    python scripts/measure_app_memory.py
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def rss_mib(pid: int) -> float:
+    total = 0.0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            total = int(line.split()[1]) / 1024
+    return total
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    from attnviz import registry
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                               "--server.address", "127.0.0.1", "--server.headless", "true"],
+                              cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).close()
+                break
+            except OSError:
+                time.sleep(0.5)
+        readings = {"started": rss_mib(server.pid)}
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            page = browser.new_page()
+            for entry in registry.available_models():
+                query = urllib.parse.urlencode({"model": entry.name, "text": "The cat sat on the mat in Paris."})
+                page.goto(f"{url}/explorer?{query}")
+                page.wait_for_selector(".js-plotly-plot", timeout=120_000)
+                page.wait_for_timeout(1500)
+                readings[f"+ {entry.name}"] = rss_mib(server.pid)
+            browser.close()
+        print(json.dumps({"server_rss_mib": {k: round(v, 1) for k, v in readings.items()}}))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
