@@ -4,7 +4,6 @@ from __future__ import annotations
 import streamlit as st
 
 from attnviz import display, plots, ui
-from attnviz.trace import AttentionTrace
 
 EXAMPLES = [
     "The animal didn't cross the street because it was too tired.",
@@ -36,18 +35,6 @@ if merge:
     right.caption("Pieces are merged: received = sum over a word's pieces, given = mean over its pieces.")
 
 
-@st.fragment
-def head_view(trace: AttentionTrace, model_name: str) -> None:
-    """One head large next to its layer's mean; moving the sliders reruns only this part."""
-    st.subheader("One head up close")
-    layer, head = ui.layer_head_pickers(trace.n_layers, trace.n_heads, key=f"explorer_{model_name}")
-    head_col, mean_col = st.columns(2)
-    with head_col:
-        ui.plot(plots.head_heatmap(trace, layer, head), key="explorer_head")
-    with mean_col:
-        ui.plot(plots.mean_heatmap(trace, layer), key="explorer_mean")
-
-
 if entry is not None and ui.require_text(text):
     try:
         bundle = ui.load_model(entry)
@@ -62,6 +49,6 @@ if entry is not None and ui.require_text(text):
         grid = plots.model_view(grid_trace)
         ui.plot(grid, key="explorer_model_view")
         ui.download_buttons(grid, trace, key="explorer_download", name="attention")
-        head_view(trace, entry.name)
+        ui.head_view(trace, "explorer", entry.name, "One head up close")
     except ui.USER_ERRORS as exc:
         ui.show_error(exc)

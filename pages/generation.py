@@ -5,7 +5,6 @@ import streamlit as st
 
 from attnviz import plots, ui
 from attnviz.generate import GenerationConfig
-from attnviz.trace import AttentionTrace
 
 RESULT_KEY = "generation_result"
 PROMPT_KEY = "generation_prompt"
@@ -67,14 +66,6 @@ def candidates_view(result: dict) -> None:
                    "(the chart numbers them from 0).")
 
 
-@st.fragment
-def attention_view(trace: AttentionTrace, model_name: str) -> None:
-    st.subheader("Causal attention over prompt + generated text")
-    st.caption("Each token sees only itself and the tokens before it: everything above the diagonal is 0.")
-    layer, head = ui.layer_head_pickers(trace.n_layers, trace.n_heads, key=f"generation_{model_name}")
-    ui.plot(plots.head_heatmap(trace, layer, head), key="generation_head")
-
-
 if entry is not None:
     try:
         bundle = ui.load_model(entry)
@@ -111,6 +102,8 @@ if entry is not None:
             if full_text.strip():
                 trace = ui.get_trace(entry, full_text)
                 ui.show_notes(trace)
-                attention_view(trace, entry.name)
+                ui.head_view(trace, "generation", entry.name, "Causal attention over prompt + generated text",
+                             with_mean=False, caption="Each token sees only itself and the tokens before it: "
+                                                      "everything above the diagonal is 0.")
     except ui.USER_ERRORS as exc:
         ui.show_error(exc)

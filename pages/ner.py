@@ -4,8 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from attnviz import plots, ui
-from attnviz.trace import AttentionTrace
+from attnviz import ui
 
 EXAMPLES = [
     "Angela Merkel met Emmanuel Macron in Paris on Monday.",
@@ -44,17 +43,6 @@ def highlighted(words: list[str], entities: list[dict]) -> str:
     return " ".join(parts)
 
 
-@st.fragment
-def head_view(trace: AttentionTrace, model_name: str) -> None:
-    st.subheader("The attention behind the tags")
-    layer, head = ui.layer_head_pickers(trace.n_layers, trace.n_heads, key=f"ner_{model_name}")
-    head_col, mean_col = st.columns(2)
-    with head_col:
-        ui.plot(plots.head_heatmap(trace, layer, head), key="ner_head")
-    with mean_col:
-        ui.plot(plots.mean_heatmap(trace, layer), key="ner_mean")
-
-
 if entry is not None and ui.require_text(text):
     try:
         bundle = ui.load_model(entry)
@@ -76,6 +64,6 @@ if entry is not None and ui.require_text(text):
         trace = ui.get_trace(entry, text)
         ui.show_notes(trace)
         ui.show_tokens(trace)
-        head_view(trace, entry.name)
+        ui.head_view(trace, "ner", entry.name, "The attention behind the tags")
     except ui.USER_ERRORS as exc:
         ui.show_error(exc)

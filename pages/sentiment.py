@@ -4,7 +4,6 @@ from __future__ import annotations
 import streamlit as st
 
 from attnviz import plots, ui
-from attnviz.trace import AttentionTrace
 
 EXAMPLES = [
     "A gripping, beautifully acted film.",
@@ -22,13 +21,6 @@ st.caption("A classifier reads the sentence, averages its last layer over all to
 entry = ui.model_picker(task="sentiment", key="sentiment_model")
 text = ui.text_input_synced("Sentence", key=TEXT_KEY, default=EXAMPLES[0], placeholder="Type a review")
 ui.example_buttons(EXAMPLES, TEXT_KEY)
-
-
-@st.fragment
-def head_view(trace: AttentionTrace, model_name: str) -> None:
-    st.subheader("Any head")
-    layer, head = ui.layer_head_pickers(trace.n_layers, trace.n_heads, key=f"sentiment_{model_name}")
-    ui.plot(plots.head_heatmap(trace, layer, head), key="sentiment_head")
 
 
 if entry is not None and ui.require_text(text, "review"):
@@ -52,6 +44,6 @@ if entry is not None and ui.require_text(text, "review"):
         figure = plots.attention_to_token_bar(pooled, 0, 0)
         figure.update_layout(title_text=f"Layer {last}, averaged over queries: attention each token receives")
         ui.plot(figure, key="sentiment_pooled")
-        head_view(trace, entry.name)
+        ui.head_view(trace, "sentiment", entry.name, "Any head", with_mean=False)
     except ui.USER_ERRORS as exc:
         ui.show_error(exc)

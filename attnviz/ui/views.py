@@ -120,3 +120,25 @@ def mean_query_trace(trace: AttentionTrace, layer: int, label: str = "(all queri
 def refresh_models() -> None:
     """Called after training: the model list is read from disk on every run and a retrained folder
     (new config.json) gets a new cache key, so there is nothing to clear."""
+
+
+@st.fragment
+def head_view(trace: AttentionTrace, prefix: str, model_name: str, title: str, with_mean: bool = True,
+              caption: str | None = None) -> None:
+    """One head large (and, if asked, its layer's mean beside it); a fragment, so moving the layer and
+    head sliders reruns only this part. Keys: {prefix}_{model_name} (pickers), {prefix}_head/_mean."""
+    from attnviz import plots
+    from attnviz.ui.core import layer_head_pickers
+
+    st.subheader(title)
+    if caption:
+        st.caption(caption)
+    layer, head = layer_head_pickers(trace.n_layers, trace.n_heads, key=f"{prefix}_{model_name}")
+    if not with_mean:
+        plot(plots.head_heatmap(trace, layer, head), key=f"{prefix}_head")
+        return
+    head_col, mean_col = st.columns(2)
+    with head_col:
+        plot(plots.head_heatmap(trace, layer, head), key=f"{prefix}_head")
+    with mean_col:
+        plot(plots.mean_heatmap(trace, layer), key=f"{prefix}_mean")
