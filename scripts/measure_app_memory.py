@@ -8,7 +8,6 @@ Debian's Chromium (so the server loads and traces it), then reads the server's V
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
