@@ -125,8 +125,8 @@ def masked_mean(hidden: torch.Tensor, attention_mask: torch.Tensor | None) -> to
     return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
 
 
-class SequenceClassifier(nn.Module):
-    """Encoder -> mean over real tokens (padding ignored) -> linear layer over classes."""
+class _LabelledEncoder(nn.Module):
+    """Encoder + dropout + a linear layer over labels; subclasses say what the layer reads."""
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -135,27 +135,27 @@ class SequenceClassifier(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.d_model, config.n_labels)
 
-    def forward(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                need_weights: bool = False, case_ids: torch.Tensor | None = None) -> ModelOutput:
-        hidden, attentions = self.encoder(ids, attention_mask, need_weights, case_ids)
-        pooled = masked_mean(hidden, attention_mask)  # (B, d)
-        return ModelOutput(self.head(self.dropout(pooled)), attentions)
-
-
-class TokenTagger(nn.Module):
-    """Encoder -> linear layer giving tag logits for every token."""
-
-    def __init__(self, config: ModelConfig) -> None:
-        super().__init__()
-        self.config = config
-        self.encoder = Encoder(config)
-        self.dropout = nn.Dropout(config.dropout)
-        self.head = nn.Linear(config.d_model, config.n_labels)
+    def features(self, hidden: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+        raise NotImplementedError
 
     def forward(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 need_weights: bool = False, case_ids: torch.Tensor | None = None) -> ModelOutput:
         hidden, attentions = self.encoder(ids, attention_mask, need_weights, case_ids)
-        return ModelOutput(self.head(self.dropout(hidden)), attentions)  # (B, T, n_labels)
+        return ModelOutput(self.head(self.dropout(self.features(hidden, attention_mask))), attentions)
+
+
+class SequenceClassifier(_LabelledEncoder):
+    """Encoder -> mean over real tokens (padding ignored) -> linear layer over classes: (B, n_labels)."""
+
+    def features(self, hidden: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+        return masked_mean(hidden, attention_mask)  # (B, d)
+
+
+class TokenTagger(_LabelledEncoder):
+    """Encoder -> linear layer giving tag logits for every token: (B, T, n_labels)."""
+
+    def features(self, hidden: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+        return hidden  # (B, T, d)
 
 
 class CausalLM(nn.Module):
