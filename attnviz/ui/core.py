@@ -8,7 +8,6 @@ into figures as data (the figure builders escape their labels).
 from __future__ import annotations
 
 import dataclasses
-import html
 import logging
 import os
 import re
@@ -258,11 +257,6 @@ def escape_markdown(text: object) -> str:
     backslash-escaped, so user text is shown as typed and never becomes a tag, link or formula."""
     text = str(text).replace("\r\n", "\n").replace("\r", "\n")
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
-
-
-def escape_html(text: object) -> str:
-    """For the rare `unsafe_allow_html=True`: text with &, <, >, quotes escaped."""
-    return html.escape(str(text), quote=True)
 
 
 def badge(text: object, color: str = "gray") -> str:
