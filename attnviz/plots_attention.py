@@ -7,6 +7,8 @@ Token axes are numeric (0..n-1) with tick text set to the tokens, so a repeated 
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import plotly.graph_objects as go
 
@@ -19,6 +21,9 @@ DIFF_SCALE = "RdBu_r"
 HEATMAP_HEIGHT = 520
 BAR_HEIGHT = 380
 HOVER_DECIMALS = 4
+MAX_TICK_LABELS = 40          # more tokens than this: every k-th tick label (hover names each)
+HOVER_TEXT_MAX_CELLS = 4_096  # bigger matrices get no per-cell hover strings
+MAX_HEATMAP_HEIGHT = 900
 
 
 def _plain(text: object) -> str:
@@ -50,13 +55,26 @@ def _finish(fig: go.Figure, title: str, height: int) -> go.Figure:
     return fig
 
 
+def _thin(n: int, max_labels: int = MAX_TICK_LABELS) -> list[int]:
+    """Positions that get a tick label: all of them up to max_labels, else every k-th."""
+    step = max(1, math.ceil(n / max_labels))
+    return list(range(0, n, step))
+
+
 def _token_axes(fig: go.Figure, keys: list[str], queries: list[str]) -> None:
-    """Numeric key (x) and query (y, top to bottom) axes labelled with the escaped tokens."""
-    fig.update_xaxes(title="key", tickmode="array", tickvals=list(range(len(keys))),
-                     ticktext=[_token_label(t) for t in keys], showgrid=False, constrain="domain")
-    fig.update_yaxes(title="query", tickmode="array", tickvals=list(range(len(queries))),
-                     ticktext=[_token_label(t) for t in queries], showgrid=False,
+    """Numeric key (x) and query (y, top to bottom) axes labelled with the escaped tokens
+    (every k-th one past MAX_TICK_LABELS tokens: the hover names every cell)."""
+    shown_keys, shown_queries = _thin(len(keys)), _thin(len(queries))
+    fig.update_xaxes(title="key", tickmode="array", tickvals=shown_keys,
+                     ticktext=[_token_label(keys[i]) for i in shown_keys], showgrid=False, constrain="domain")
+    fig.update_yaxes(title="query", tickmode="array", tickvals=shown_queries,
+                     ticktext=[_token_label(queries[i]) for i in shown_queries], showgrid=False,
                      autorange="reversed", scaleanchor="x", constrain="domain")
+
+
+def matrix_height(n_rows: int) -> int:
+    """Taller for more tokens (about 14 px a row), from HEATMAP_HEIGHT up to MAX_HEATMAP_HEIGHT."""
+    return int(np.clip(160 + 14 * n_rows, HEATMAP_HEIGHT, MAX_HEATMAP_HEIGHT))
 
 
 def _pair_text(queries: list[str], keys: list[str]) -> list[list[str]]:
@@ -77,14 +95,28 @@ def _check_layer(trace: AttentionTrace, layer: int, head: int | None = None) -> 
 def _matrix_figure(matrix: np.ndarray, queries: list[str], keys: list[str], title: str,
                    zmin: float, zmax: float, colorscale: str = ATTENTION_SCALE,
                    zmid: float | None = None, colorbar_title: str = "weight") -> go.Figure:
-    """A [query, key] heatmap on numeric token axes with per-cell hover."""
-    hover = f"%{{text}}: %{{z:.{HOVER_DECIMALS}f}}<extra></extra>"
-    heatmap = go.Heatmap(z=matrix, text=_pair_text(queries, keys), hovertemplate=hover,
-                         colorscale=colorscale, zmin=zmin, zmax=zmax, zmid=zmid,
-                         colorbar=dict(title=dict(text=colorbar_title)))
+    """A [query, key] heatmap on numeric token axes. Hover names both tokens: per-cell strings for
+    small matrices, for big ones the token labels sit in a per-row and a per-column array
+    (`customdata` can only be per cell, so x/y carry them) to keep the figure light."""
+    n_query, n_key = matrix.shape
+    if n_query * n_key <= HOVER_TEXT_MAX_CELLS:
+        hover = f"%{{text}}: %{{z:.{HOVER_DECIMALS}f}}<extra></extra>"
+        heatmap = go.Heatmap(z=matrix, text=_pair_text(queries, keys), hovertemplate=hover,
+                             colorscale=colorscale, zmin=zmin, zmax=zmax, zmid=zmid,
+                             colorbar=dict(title=dict(text=colorbar_title)))
+    else:
+        hover = f"%{{y}} → %{{x}}: %{{z:.{HOVER_DECIMALS}f}}<extra></extra>"
+        heatmap = go.Heatmap(z=np.asarray(matrix, dtype=np.float32), hovertemplate=hover,
+                             x=[f"#{i} {_token_label(t)}" for i, t in enumerate(keys)],
+                             y=[f"#{i} {_token_label(t)}" for i, t in enumerate(queries)],
+                             colorscale=colorscale, zmin=zmin, zmax=zmax, zmid=zmid,
+                             colorbar=dict(title=dict(text=colorbar_title)))
     fig = go.Figure(heatmap)
     _token_axes(fig, keys, queries)
-    return _finish(fig, title, HEATMAP_HEIGHT)
+    if n_query * n_key > HOVER_TEXT_MAX_CELLS:  # category axes: tick values are the unique labels
+        fig.update_xaxes(type="category", tickvals=[heatmap.x[i] for i in _thin(n_key)])
+        fig.update_yaxes(type="category", tickvals=[heatmap.y[i] for i in _thin(n_query)])
+    return _finish(fig, title, matrix_height(n_query))
 
 
 def head_heatmap(trace: AttentionTrace, layer: int, head: int, zmax: float = 1.0) -> go.Figure:

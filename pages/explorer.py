@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from attnviz import display, plots, ui
+from attnviz import display, ui
+from attnviz.ui.explorer_view import explorer_views
+from attnviz.ui.url_state import toggle_synced
 
 EXAMPLES = [
     "The animal didn't cross the street because it was too tired.",
@@ -24,11 +26,11 @@ text = ui.text_input_synced("Sentence", key=TEXT_KEY, default=EXAMPLES[0], area=
 ui.example_buttons(EXAMPLES, TEXT_KEY)
 
 left, right = st.columns(2)
-hide_special = left.toggle("Hide special tokens", key="explorer_hide_special", persist_state="session",
-                           help="Drop [CLS], [SEP], <s>… and renormalise every row to sum to 1 again.")
-merge = right.toggle("Merge word pieces into words", key="explorer_merge", persist_state="session",
-                     help="One row and column per word: the attention a word RECEIVES is the sum over its "
-                          "pieces; the attention a word GIVES is the mean over its pieces.")
+hide_special = toggle_synced(left, "Hide special tokens", "explorer_hide_special", "hide_special",
+                             help="Drop [CLS], [SEP], <s>… and renormalise every row to sum to 1 again.")
+merge = toggle_synced(right, "Merge word pieces into words", "explorer_merge", "merge",
+                      help="One row and column per word: the attention a word RECEIVES is the sum over its "
+                           "pieces; the attention a word GIVES is the mean over its pieces.")
 if hide_special:
     left.caption("Special tokens are hidden; each row is renormalised to sum to 1 over the tokens left.")
 if merge:
@@ -38,17 +40,15 @@ if merge:
 if entry is not None and ui.require_text(text):
     try:
         bundle = ui.load_model(entry)
-        trace = ui.get_trace(entry, text, hide_special=hide_special, merge_pieces=merge)
+        with st.spinner("Reading the text through every head…"):
+            trace = ui.get_trace(entry, text, hide_special=hide_special, merge_pieces=merge)
         st.caption(f"{ui.escape_markdown(entry.name)}: {bundle.n_layers} layers × {bundle.n_heads} heads, "
                    f"task {ui.escape_markdown(bundle.task)}")
         ui.show_notes(trace, skip=[display.MERGE_NOTE])
+        if merge and display.MERGE_NOTE not in trace.notes:
+            right.caption("This text has no word pieces to merge: every token is already a whole word.")
         ui.show_tokens(trace)
-        grid_trace, grid_note = ui.model_view_trace(trace)
-        if grid_note:
-            st.info(grid_note)
-        grid = plots.model_view(grid_trace)
-        ui.plot(grid, key="explorer_model_view")
-        ui.download_buttons(grid, trace, key="explorer_download", name="attention")
-        ui.head_view(trace, "explorer", entry.name, "One head up close")
+        explorer_views(trace, entry.name, cache_key=(entry.source, text, hide_special, merge, len(trace.tokens)))
+        ui.download_buttons(None, trace, key="explorer_download", name="attention")
     except ui.USER_ERRORS as exc:
         ui.show_error(exc)

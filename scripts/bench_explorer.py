@@ -8,6 +8,11 @@ server's share. A breakdown of the main parts, timed outside Streamlit, follows.
 
     python scripts/bench_explorer.py                      # our sentiment model and all-MiniLM-L6-v2
     python scripts/bench_explorer.py --models lm --runs 9 --threads 1
+    python scripts/bench_explorer.py --payload --models all-MiniLM-L6-v2 --threads 1
+
+--payload: instead, for 30 and 500 tokens, the page run time and the size of what the page sends
+(the serialized protos of every element, which is what goes over the websocket), for a new text
+and for moving the Head slider.
 """
 from __future__ import annotations
 
@@ -32,7 +37,7 @@ def sentence(bundle, variant: int, n_tokens: int = TOKENS) -> str:
     """A new sentence (rotated word order) that the model reads as exactly n_tokens tokens, if it can."""
     words = WORDS[variant % len(WORDS):] + WORDS[:variant % len(WORDS)]
     chosen: list[str] = []
-    for word in words * 3:
+    for word in words * (n_tokens // 20 + 3):
         if len(bundle.encode(" ".join(chosen + [word])).tokens) > n_tokens:
             break
         chosen.append(word)
@@ -45,6 +50,7 @@ def main() -> None:
                         "(default: the first sentiment model and all-MiniLM-L6-v2)")
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--payload", action="store_true", help="page bytes and run time at 30 and 500 tokens")
     args = parser.parse_args()
     if args.threads:
         os.environ["ATTNVIZ_TORCH_THREADS"] = str(args.threads)
@@ -67,6 +73,10 @@ def main() -> None:
     print(f"explorer page, {TOKENS}-token sentences, {args.runs} runs each; device {ui.device_label()}, "
           f"torch threads {torch.get_num_threads()}, {os.cpu_count()} CPUs (load {os.getloadavg()[0]:.1f})")
 
+    if args.payload:
+        for name in names:
+            payload(name, args.runs)
+        return
     for name in names:
         entry = registry.find_model(name)
         if entry is None:
@@ -98,6 +108,54 @@ def main() -> None:
         worker.join()
         print("    breakdown (median): " + ", ".join(f"{k} {statistics.median(v) * 1000:.0f} ms"
                                                    for k, v in parts.items()))
+
+
+def page_bytes(at) -> int:
+    """The bytes the page's elements take as protos (what the server sends for them)."""
+    total, stack = 0, [at._tree]
+    while stack:
+        node = stack.pop()
+        children = getattr(node, "children", None)
+        if isinstance(children, dict):
+            stack.extend(children.values())
+        proto = getattr(node, "proto", None)
+        if proto is not None and not isinstance(children, dict):
+            total += len(proto.SerializeToString())
+    return total
+
+
+def payload(name: str, runs: int) -> None:
+    """Page run time and element bytes at 30 and 500 tokens, for a new text and a head move."""
+    from streamlit.testing.v1 import AppTest
+
+    import attnviz
+    from attnviz import registry
+    entry = registry.find_model(name)
+    bundle = attnviz.load(entry.source)
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=600)
+    at.query_params.update({"model": name, "text": sentence(bundle, 0)})
+    at.switch_page("pages/explorer.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    for n_tokens in (30, 500):
+        new_text, head_move = [], []
+        for run in range(1, max(2, runs // 2) + 1):
+            text = sentence(bundle, run * 5 + n_tokens, n_tokens)
+            at.text_area(key="explorer_text").set_value(text)
+            start = time.perf_counter()
+            at.run()
+            new_text.append(time.perf_counter() - start)
+            assert not at.exception, [e.value for e in at.exception]
+            text_bytes = page_bytes(at)
+            slider = next(s for s in at.slider if s.label == "Head")
+            slider.set_value((slider.value + 1) % (slider.max + 1))
+            start = time.perf_counter()
+            at.run()
+            head_move.append(time.perf_counter() - start)
+            move_bytes = page_bytes(at)
+        count = len(bundle.encode(text).tokens)
+        print(f"{name}, {count} tokens: new text {statistics.median(new_text):.2f} s, "
+              f"{text_bytes / 1e6:.2f} MB of elements; head move {statistics.median(head_move):.2f} s, "
+              f"{move_bytes / 1e6:.2f} MB of elements (whole page; a fragment rerun sends only its part)")
 
 
 def breakdown(bundle, parts: dict, runs: int) -> None:

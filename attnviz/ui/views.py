@@ -88,24 +88,28 @@ def trace_csv(trace: AttentionTrace) -> str:
     return _records_frame(trace).to_csv(index=False)
 
 
-def download_buttons(fig: go.Figure, trace: AttentionTrace, key: str, name: str = "attention") -> None:
-    """Download the figure (standalone HTML) and the exact numbers (CSV, JSON); files are made
-    only when clicked. PNG comes from the chart's own camera button."""
+def download_buttons(fig: go.Figure | None, trace: AttentionTrace, key: str, name: str = "attention") -> None:
+    """Download the figure (standalone HTML with plotly.js inside, so it opens offline; skipped when
+    fig is None) and the exact numbers (CSV, JSON); files are made only when clicked. PNG comes from
+    the chart's own camera button."""
     stem = re.sub(r"[^\w.-]+", "_", f"{name}_{trace.model_name}").strip("_") or "attention"
     size = int(trace.weights.size)
     too_big = size > MAX_DOWNLOAD_WEIGHTS
     help_big = (f"This trace has {size:,} weights, too many for one file; hide special tokens or "
                 "use a shorter text.") if too_big else None
-    csv_col, json_col, html_col = st.columns(3)
+    columns = st.columns(3 if fig is not None else 2)
+    csv_col, json_col = columns[0], columns[1]
     csv_col.download_button("Numbers (CSV)", data=(lambda: trace_csv(trace)), file_name=f"{stem}.csv",
                             mime="text/csv", key=f"{key}_csv", on_click="ignore", disabled=too_big,
                             help=help_big or "layer, head, query, key and the exact weight, one row each")
     json_col.download_button("Numbers (JSON)", data=(lambda: trace.to_json()), file_name=f"{stem}.json",
                              mime="application/json", key=f"{key}_json", on_click="ignore", disabled=too_big,
                              help=help_big or "tokens and weights[layer][head][query][key]")
-    html_col.download_button("Figure (HTML)", data=(lambda: fig.to_html(include_plotlyjs="cdn")),
+    if fig is None:
+        return
+    columns[2].download_button("Figure (HTML)", data=(lambda: fig.to_html(include_plotlyjs=True)),
                              file_name=f"{stem}.html", mime="text/html", key=f"{key}_html",
-                             on_click="ignore", help="the interactive chart as a standalone web page")
+                             on_click="ignore", help="the interactive chart as a web page that works offline")
 
 
 def mean_query_trace(trace: AttentionTrace, layer: int, label: str = "(all queries)") -> AttentionTrace:

@@ -1,0 +1,117 @@
+"""The explorer's views of one trace: the all-heads grid (a clickable picture), one head up close and
+its layer's mean, the line view, and an offline HTML file of what is shown.
+
+All of it is one `st.fragment`: moving the layer or head slider, or clicking a head in the grid,
+reruns only this part; the grid picture is cached, so only the outline and the one head are rebuilt.
+Layer and head live in the URL (?layer=&head=) and are read from it on open.
+"""
+from __future__ import annotations
+
+import re
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from attnviz import plots, plots_grid, plots_lines
+from attnviz.trace import AttentionTrace
+from attnviz.ui.core import index_picker
+from attnviz.ui.url_state import url_int, url_set
+from attnviz.ui.views import plot
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _picture(cache_key: tuple, _trace: AttentionTrace) -> plots_grid.GridPicture:
+    """The grid picture of a trace; cache_key names the trace (model, text, toggles), so the
+    trace itself (tens of MB at 500 tokens) is never hashed."""
+    del cache_key
+    return plots_grid.grid_picture(_trace)
+
+
+def _picker_keys(prefix: str, model_name: str, trace: AttentionTrace) -> tuple[str, str]:
+    base = f"{prefix}_{model_name}"
+    return f"{base}_layer_{trace.n_layers}", f"{base}_head_{trace.n_heads}"
+
+
+def _on_grid_click(grid_key: str, layer_key: str, head_key: str, n_layers: int, n_heads: int) -> None:
+    """Selection callback of the grid: the clicked head becomes the chosen layer and head."""
+    picked = plots_grid.picked_head(st.session_state.get(grid_key), n_layers, n_heads)
+    if picked is not None:
+        st.session_state[layer_key], st.session_state[head_key] = picked
+
+
+def layer_head_from_url(trace: AttentionTrace, layer_key: str, head_key: str) -> None:
+    """On open, the URL's ?layer= and ?head= (when in range) seed the sliders."""
+    for key, param, n in ((layer_key, "layer", trace.n_layers), (head_key, "head", trace.n_heads)):
+        if key not in st.session_state:
+            value = url_int(param, n)
+            if value is not None:
+                st.session_state[key] = value
+
+
+def offline_html(figures: list[go.Figure]) -> str:
+    """One standalone page with these figures and plotly.js inlined: it opens without a network."""
+    parts = [fig.to_html(full_html=False, include_plotlyjs=(i == 0)) for i, fig in enumerate(figures)]
+    return ("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>attnviz</title></head><body>"
+            + "\n".join(parts) + "</body></html>")
+
+
+@st.fragment
+def explorer_views(trace: AttentionTrace, model_name: str, cache_key: tuple, prefix: str = "explorer") -> None:
+    """Grid (click a head to pick it), layer/head sliders, the head and its layer's mean, line view."""
+    layer_key, head_key = _picker_keys(prefix, model_name, trace)
+    grid_key = f"{prefix}_model_view"
+    layer_head_from_url(trace, layer_key, head_key)
+    layer = st.session_state.get(layer_key, 0)
+    head = st.session_state.get(head_key, 0)
+    layer = layer if isinstance(layer, int) and 0 <= layer < trace.n_layers else 0
+    head = head if isinstance(head, int) and 0 <= head < trace.n_heads else 0
+
+    picture = _picture(cache_key, trace)
+    if picture.pool > 1:
+        st.caption(f"The grid pools {picture.pool} × {picture.pool} tokens into one pixel (their mean "
+                   "weight) so all heads fit on screen; the head below shows every token.")
+    title = f"All heads: {plots._plain(trace.model_name)}" if trace.model_name else "All heads"
+    grid = plots_grid.grid_figure(picture, title, selected=(layer, head))
+    st.caption("Click a head in the grid to look at it closely below (it is outlined in red).")
+    st.plotly_chart(grid, key=grid_key, theme=None, on_select=lambda: _on_grid_click(
+        grid_key, layer_key, head_key, trace.n_layers, trace.n_heads), selection_mode="points",
+        config={"displaylogo": False})
+
+    st.subheader("One head up close")
+    left, right = st.columns(2)
+    layer = index_picker("Layer", trace.n_layers, layer_key, left)
+    head = index_picker("Head", trace.n_heads, head_key, right)
+    url_set("layer", str(layer))
+    url_set("head", str(head))
+    head_fig = plots.head_heatmap(trace, layer, head)
+    head_col, mean_col = st.columns(2)
+    with head_col:
+        plot(head_fig, key=f"{prefix}_head")
+    with mean_col:
+        plot(plots.mean_heatmap(trace, layer), key=f"{prefix}_mean")
+
+    with st.expander("Line view: each query joined to the keys it attends to"):
+        line_view(trace, layer, head, prefix)
+
+    stem = re.sub(r"[^\w.-]+", "_", f"{prefix}_{trace.model_name}_L{layer}H{head}").strip("_")
+    st.download_button("This view, offline (HTML)", data=lambda: offline_html([grid, head_fig]),
+                       file_name=f"{stem}.html", mime="text/html", key=f"{prefix}_offline_html",
+                       on_click="ignore", help="the grid and the chosen head in one web page that works "
+                                               "without a network (plotly.js is inside, about 5 MB)")
+
+
+def line_view(trace: AttentionTrace, layer: int, head: int, prefix: str) -> None:
+    """BertViz's head view: tokens in two columns, a line from each query to each key it attends to."""
+    heads = st.multiselect("Heads (one colour each)", list(range(trace.n_heads)), default=[head],
+                           key=f"{prefix}_lines_heads_{trace.n_heads}", format_func=lambda h: f"head {h}")
+    n = len(trace.query_tokens)
+    choices = [None] + list(range(n))
+    query = st.selectbox("Only the lines of one query token", choices, key=f"{prefix}_lines_query_{n}",
+                         format_func=lambda q: "every query" if q is None else f"#{q} {trace.query_tokens[q]}")
+    if not heads:
+        st.info("Pick at least one head to draw its lines.")
+        return
+    figure, note = plots_lines.line_view(trace, layer, sorted(heads), query=query)
+    if note:
+        st.caption(note)
+    plot(figure, key=f"{prefix}_lines")
