@@ -138,12 +138,12 @@ def test_explorer_new_sentence_gives_new_tokens() -> None:
     assert_clean(at)
     set_text(at, "explorer", "A zebra crossed the river")
     assert_clean(at)
-    grid = charts(at)["explorer_model_view"]
-    labels = " ".join(grid["data"][0]["x"])
+    head = charts(at)["explorer_head"]
+    labels = " ".join(head["layout"]["xaxis"]["ticktext"])
     assert "zebra" in labels and "river" in labels
     set_text(at, "explorer", "Giraffes eat leaves")
-    grid = charts(at)["explorer_model_view"]
-    labels = " ".join(grid["data"][0]["x"])
+    head = charts(at)["explorer_head"]
+    labels = " ".join(head["layout"]["xaxis"]["ticktext"])
     assert "leaves" in labels and "zebra" not in labels
     assert len(at.get("download_button")) == 3
     assert at.query_params.get("text") == "Giraffes eat leaves"
@@ -174,13 +174,13 @@ def test_explorer_head_sliders_change_the_head() -> None:
 
 def test_explorer_toggles_hide_special_and_merge_pieces() -> None:
     at = open_page("explorer", model=minilm(), text="unbelievably good embeddings")
-    before = " ".join(charts(at)["explorer_model_view"]["data"][0]["y"])
+    before = " ".join(charts(at)["explorer_head"]["layout"]["yaxis"]["ticktext"])
     assert "[CLS]" in before and "##bel" in before
     at.toggle(key="explorer_hide_special").set_value(True)
     at.toggle(key="explorer_merge").set_value(True)
     at.run()
     assert_clean(at)
-    after = " ".join(charts(at)["explorer_model_view"]["data"][0]["y"])
+    after = " ".join(charts(at)["explorer_head"]["layout"]["yaxis"]["ticktext"])
     assert "[CLS]" not in after and "unbelievably" in after and "embeddings" in after
     page_text = " ".join(value for value, _ in texts(at))
     assert "renormalise" in page_text and "sum over" in page_text
@@ -199,7 +199,7 @@ def test_example_button_fills_the_text_box() -> None:
     at.button(key="explorer_text_example_1").click().run()
     assert_clean(at)
     assert at.text_area(key="explorer_text").value.startswith("The cat sat")
-    assert "cat" in " ".join(charts(at)["explorer_model_view"]["data"][0]["x"])
+    assert "cat" in " ".join(charts(at)["explorer_head"]["layout"]["xaxis"]["ticktext"])
 
 
 def test_unknown_model_in_the_url_falls_back_to_a_listed_one() -> None:

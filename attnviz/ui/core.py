@@ -29,7 +29,7 @@ log = logging.getLogger("attnviz.ui")
 
 USER_ERRORS = (InputError, CheckpointError, ValueError, IndexError, OSError, MemoryError)
 MAX_TEXT_CHARS = 100_000        # longer pastes are cut here before tokenising (the model cuts further)
-MAX_URL_TEXT = 1_000            # longer texts are not put into the shareable URL
+MAX_URL_TEXT = 4_000            # longer texts are not put into the shareable URL (the page says so)
 MAX_DOWNLOAD_WEIGHTS = 2_000_000  # bigger traces are not offered as CSV/JSON (hundreds of MB of text)
 MODEL_VIEW_MAX_CELLS = 1_500_000  # the all-heads grid is cropped to stay below this many cells
 CHOICES_KEY, SHARED_TEXT_KEY = "_attnviz_model_choices", "_attnviz_shared_text"
@@ -212,8 +212,12 @@ def text_input_synced(label: str, key: str, default: str = "", param: str | None
         if value and len(value) <= MAX_URL_TEXT:
             if st.query_params.get(param) != value:
                 st.query_params[param] = value
-        elif param in st.query_params:
-            del st.query_params[param]
+        else:
+            if param in st.query_params:
+                del st.query_params[param]
+            if len(value) > MAX_URL_TEXT:
+                st.caption(f"This text ({len(value):,} characters) is too long to keep in the link (at most "
+                           f"{MAX_URL_TEXT:,}): a copied link opens without it.")
     return value
 
 

@@ -1,0 +1,133 @@
+"""App tests of the explorer's scalable views: a 500-piece text stays under 5 MB of page elements,
+the grid picks a head on click, the whole view comes back from the URL, the line view draws the
+chosen head, and the offline HTML file holds plotly.js and the shown figures."""
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import attnviz
+from attnviz.ui.explorer_view import offline_html
+from test_app import array, assert_clean, charts, minilm, open_page, texts
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from bench_explorer import page_bytes, sentence  # noqa: E402
+
+MAX_PAGE_BYTES = 5_000_000
+
+
+@pytest.fixture(scope="module")
+def minilm_bundle():
+    return attnviz.load(minilm())
+
+
+def click_grid(at, layer: int, head: int):
+    """What the browser sends when a head of the grid is clicked: the chart's selection state."""
+    grid = next(e for e in at.get("plotly_chart") if e.proto.id.endswith("explorer_model_view"))
+    states = at._tree.get_widget_states()
+    state = states.widgets.add()
+    state.id = grid.proto.id
+    state.string_value = json.dumps({"selection": {"points": [{"customdata": [layer, head], "curve_number": 1}],
+                                                   "point_indices": [0], "box": [], "lasso": []}})
+    return at._run(states)
+
+
+def test_500_pieces_stay_under_5_mb_also_after_a_head_move(minilm_bundle):
+    text = sentence(minilm_bundle, 1, 500)
+    n_tokens = len(minilm_bundle.encode(text).tokens)
+    assert n_tokens >= 480
+    at = open_page("explorer", model=minilm(), text=text)
+    assert_clean(at)
+    assert page_bytes(at) <= MAX_PAGE_BYTES
+    head = charts(at)["explorer_head"]
+    assert array(head["data"][0]["z"]).size == n_tokens * n_tokens  # every token in the single head
+    assert len(head["layout"]["xaxis"]["ticktext"]) <= 41  # thinned labels...
+    assert len(head["data"][0]["x"]) == n_tokens            # ...but every token named on hover
+    grid = charts(at)["explorer_model_view"]
+    assert grid["data"][0]["type"] == "image" and len(grid["data"][0]["source"]) < 1_000_000
+    next(s for s in at.slider if s.label == "Head").set_value(7)
+    at.run()
+    assert_clean(at)
+    assert charts(at)["explorer_head"]["layout"]["title"]["text"] == "Layer 0, head 7"
+    assert page_bytes(at) <= MAX_PAGE_BYTES
+
+
+def test_clicking_a_head_in_the_grid_picks_and_outlines_it():
+    at = open_page("explorer", model=minilm(), text="The cat sat on the mat.")
+    assert_clean(at)
+    click_grid(at, 4, 7)
+    assert_clean(at)
+    figures = charts(at)
+    assert figures["explorer_head"]["layout"]["title"]["text"] == "Layer 4, head 7"
+    assert next(s for s in at.slider if s.label == "Layer").value == 4
+    assert next(s for s in at.slider if s.label == "Head").value == 7
+    outline = figures["explorer_model_view"]["layout"]["shapes"][0]
+    targets = figures["explorer_model_view"]["data"][1]
+    x, y = next((px, py) for px, py, data in zip(targets["x"], targets["y"], targets["customdata"])
+                if data == [4, 7])
+    assert outline["x0"] < x < outline["x1"] and outline["y0"] < y < outline["y1"]
+    assert at.query_params["layer"] == "4" and at.query_params["head"] == "7"
+
+
+def test_a_link_with_layer_head_and_toggles_opens_that_view():
+    at = open_page("explorer", model=minilm(), text="unbelievably good embeddings", layer="3", head="5",
+                   hide_special="1", merge="1")
+    assert_clean(at)
+    assert at.toggle(key="explorer_hide_special").value and at.toggle(key="explorer_merge").value
+    head = charts(at)["explorer_head"]
+    assert head["layout"]["title"]["text"] == "Layer 3, head 5"
+    labels = " ".join(head["layout"]["xaxis"]["ticktext"])
+    assert "[CLS]" not in labels and "unbelievably" in labels
+    next(s for s in at.slider if s.label == "Layer").set_value(1)
+    at.toggle(key="explorer_merge").set_value(False)
+    at.run()
+    assert at.query_params["layer"] == "1" and at.query_params["head"] == "5"
+    assert at.query_params["hide_special"] == "1" and "merge" not in at.query_params
+
+
+def test_a_text_too_long_for_the_link_is_said_so():
+    at = open_page("explorer", model=minilm())
+    at.text_area(key="explorer_text").set_value("word " * 1_500).run()
+    assert_clean(at)
+    assert "text" not in at.query_params
+    assert any("too long" in value and "link" in value for value, _ in texts(at))
+
+
+def test_merge_says_when_there_are_no_pieces():
+    at = open_page("explorer", model=minilm(), text="the cat sat", merge="1")
+    assert_clean(at)
+    assert any("no word pieces to merge" in value for value, _ in texts(at))
+
+
+def test_line_view_draws_the_chosen_head(minilm_bundle):
+    text = "The animal did not cross the street because it was tired."
+    at = open_page("explorer", model=minilm(), text=text, layer="2", head="9")
+    assert_clean(at)
+    query = 3
+    at.selectbox(key=f"explorer_lines_query_{len(minilm_bundle.encode(text).tokens)}").set_value(query).run()
+    assert_clean(at)
+    lines = charts(at)["explorer_lines"]
+    assert "layer 2" in lines["layout"]["title"]["text"] and "head(s) 9" in lines["layout"]["title"]["text"]
+    drawn = set()
+    for trace in lines["data"]:
+        if trace.get("mode") == "lines" and trace.get("x") and trace["x"][0] is not None:
+            ys = trace["y"]
+            drawn |= {(ys[i], ys[i + 1]) for i in range(0, len(ys), 3)}
+    weights = minilm_bundle.trace(text).weights[2, 9, query]
+    assert drawn == {(query, k) for k in np.nonzero(weights >= 0.05)[0].tolist()}
+
+
+def test_offline_html_inlines_plotly_and_holds_both_figures():
+    at = open_page("explorer", model=minilm(), text="The cat sat on the mat.", layer="1", head="2")
+    assert_clean(at)
+    import plotly.graph_objects as go
+    figures = charts(at)
+    html = offline_html([go.Figure(figures["explorer_model_view"]), go.Figure(figures["explorer_head"])])
+    assert not re.search(r"<script[^>]*\bsrc=", html)  # no script is fetched: plotly.js is inline
+    assert len(html) > 3_000_000  # plotly.js itself is inside
+    assert "Layer 1, head 2" in html and "All heads" in html
