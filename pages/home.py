@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from attnviz import registry, ui
+from attnviz.model_facts import model_facts
 
 ui.ensure_app()
 st.title("attnviz: see what self-attention does")
@@ -53,18 +54,18 @@ if not entries:
     st.warning(f"No model found: put checkpoint folders into {registry.checkpoints_dir()} or train one on "
                "the Train page.")
 rows = []
-for entry in entries:
+for entry in entries:  # from each model's files alone: no model is loaded to fill this table
     try:
-        facts = ui.load_model(entry).describe()
-    except ui.USER_ERRORS as exc:
+        facts = model_facts(entry)
+    except (*ui.USER_ERRORS, KeyError, TypeError) as exc:
         rows.append({"model": entry.name, "task": entry.task, "kind": entry.kind,
-                     "layers × heads": "", "parameters": None, "dev metric": f"cannot load: {exc}"})
+                     "layers × heads": "", "parameters": None, "dev metric": f"cannot read: {exc}"})
         continue
     metrics = facts.get("metrics") or {}
     shown = {k: v for k, v in metrics.items() if isinstance(v, float)}
     rows.append({"model": entry.name, "task": entry.task, "kind": entry.kind,
                  "layers × heads": f"{facts['layers']} × {facts['heads']}",
-                 "parameters": int(facts["parameters"]),
+                 "parameters": facts["parameters"],
                  "dev metric": ", ".join(f"{k} {v:.3f}" for k, v in shown.items()) or "—"})
 if rows:
     st.dataframe(pd.DataFrame(rows), hide_index=True,

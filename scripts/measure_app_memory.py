@@ -1,7 +1,8 @@
-"""Resident memory (RSS) of the running app once every shipped model and all-MiniLM-L6-v2 are loaded.
+"""Resident memory (RSS) of the running app: after Home (no model is loaded there), after the explorer
+with each model (shipped checkpoints and all-MiniLM-L6-v2), then after every other page.
 
-Starts `streamlit run app.py` on a free loopback port, opens the explorer with each model in
-Debian's Chromium (so the server loads and traces it), then reads the server's VmRSS.
+Starts `streamlit run app.py` on a free loopback port, opens the pages in Debian's Chromium (so the
+server loads and traces the models), and reads the server's VmRSS after each.
 
     python scripts/measure_app_memory.py
 """
@@ -53,12 +54,21 @@ def main() -> None:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
             page = browser.new_page()
+            page.goto(f"{url}/home")
+            page.wait_for_selector('[data-testid="stDataFrame"]', timeout=120_000)
+            page.wait_for_timeout(1500)
+            readings["home"] = rss_mib(server.pid)
             for entry in registry.available_models():
                 query = urllib.parse.urlencode({"model": entry.name, "text": "The cat sat on the mat in Paris."})
                 page.goto(f"{url}/explorer?{query}")
                 page.wait_for_selector(".js-plotly-plot", timeout=120_000)
                 page.wait_for_timeout(1500)
-                readings[f"+ {entry.name}"] = rss_mib(server.pid)
+                readings[f"+ explorer {entry.name}"] = rss_mib(server.pid)
+            for name in ("positional", "sentiment", "ner", "generation", "compare", "train"):
+                page.goto(f"{url}/{name}")
+                page.wait_for_selector('[data-testid="stMain"] h1', timeout=120_000)
+                page.wait_for_timeout(4000)
+                readings[f"+ {name}"] = rss_mib(server.pid)
             browser.close()
         print(json.dumps({"server_rss_mib": {k: round(v, 1) for k, v in readings.items()}}))
     finally:
