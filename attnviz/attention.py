@@ -66,6 +66,14 @@ class MultiHeadSelfAttention(nn.Module):
         context = context.transpose(1, 2).reshape(batch, seq_len, self.d_model)  # (B, T, d)
         return AttentionOutput(self.out(context), weights)
 
+    def query_key(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The per-head query and key vectors this module forms from x: (B, T, d_model) ->
+        two (B, H, T, d_head); the same projections forward uses (nothing is stored)."""
+        batch, seq_len, _ = x.shape
+        q, k, _ = self.qkv(x).split(self.d_model, dim=-1)  # 2 x (B, T, d)
+        return tuple(t.view(batch, seq_len, self.n_heads, self.head_dim).transpose(1, 2)
+                     for t in (q, k))  # (B, H, T, d_head)
+
     def _fused(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
                attention_mask: torch.Tensor | None, causal: bool, dropout_p: float) -> torch.Tensor:
         """scaled_dot_product_attention: no (T x T) matrix is kept (flash / memory-efficient kernels)."""

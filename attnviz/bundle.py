@@ -115,6 +115,11 @@ class Bundle:
         return AttentionTrace(weights.astype(np.float32), encoded.tokens, causal=self.causal,
                               model_name=self.name, notes=notes)
 
+    def query_key(self, text: str, layer: int, head: int):
+        """The query and key vectors of one head for this text (attnviz.query_key.QueryKey)."""
+        from attnviz.query_key import bundle_query_key
+        return bundle_query_key(self, text, layer, head)
+
     def predict(self, texts: list[str]) -> list[dict]:
         """One dict per text: the label and probabilities (sentiment), the tags and entities (ner),
         or the most likely next tokens (lm)."""

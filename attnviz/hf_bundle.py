@@ -175,6 +175,11 @@ class HFBundle:
         return AttentionTrace(weights.astype(np.float32), encoded.tokens, causal=self.causal,
                               model_name=self.name, notes=notes)
 
+    def query_key(self, text: str, layer: int, head: int):
+        """The query and key vectors of one head for this text (attnviz.query_key.QueryKey)."""
+        from attnviz.query_key import hf_query_key
+        return hf_query_key(self, text, layer, head)
+
     def predict(self, texts: list[str]) -> list[dict]:
         """One dict per text with "text", "tokens", "truncated" and:
         sentiment/classification: "label", "probabilities"; ner: "words", "tags", "confidences",

@@ -68,6 +68,7 @@ class ModelOutput:
 
     logits: torch.Tensor
     attentions: list[torch.Tensor] | None = None
+    qk: list[tuple[torch.Tensor, torch.Tensor]] | None = None  # per layer (q, k), each (B, H, T, d_head)
 
 
 class Encoder(nn.Module):
@@ -101,19 +102,25 @@ class Encoder(nn.Module):
                            if config.norm_first else nn.Identity())
 
     def forward(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                need_weights: bool = False, case_ids: torch.Tensor | None = None
-                ) -> tuple[torch.Tensor, list[torch.Tensor] | None]:
-        """ids, case_ids: (B, T) -> hidden (B, T, d) and, if asked, per-layer weights [(B, H, T, T)]."""
+                need_weights: bool = False, case_ids: torch.Tensor | None = None, *,
+                return_qk: bool = False):
+        """ids, case_ids: (B, T) -> hidden (B, T, d) and, if asked, per-layer weights [(B, H, T, T)];
+        with return_qk=True a third item: per layer the (q, k) its attention formed, each (B, H, T, d_head)."""
         x = self.token_embedding(ids) * self.embed_scale
         if self.case_embedding is not None:
             x = x + self.case_embedding(case_ids if case_ids is not None else torch.zeros_like(ids))
         x = self.positions(x)
         x = self.dropout(self.embedding_norm(x))
         attentions: list[torch.Tensor] | None = [] if need_weights else None
+        qk: list[tuple[torch.Tensor, torch.Tensor]] = []
         for block in self.blocks:
+            if return_qk:  # the input the block's attention reads (after its LayerNorm when pre-norm)
+                qk.append(block.attention.query_key(block.attention_norm(x) if block.norm_first else x))
             x, weights = block(x, attention_mask, self.config.causal, need_weights)
             if attentions is not None:
                 attentions.append(weights)
+        if return_qk:
+            return self.final_norm(x), attentions, qk
         return self.final_norm(x), attentions
 
 
@@ -139,9 +146,11 @@ class _LabelledEncoder(nn.Module):
         raise NotImplementedError
 
     def forward(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                need_weights: bool = False, case_ids: torch.Tensor | None = None) -> ModelOutput:
-        hidden, attentions = self.encoder(ids, attention_mask, need_weights, case_ids)
-        return ModelOutput(self.head(self.dropout(self.features(hidden, attention_mask))), attentions)
+                need_weights: bool = False, case_ids: torch.Tensor | None = None, *,
+                return_qk: bool = False) -> ModelOutput:
+        hidden, attentions, *qk = self.encoder(ids, attention_mask, need_weights, case_ids, return_qk=return_qk)
+        return ModelOutput(self.head(self.dropout(self.features(hidden, attention_mask))), attentions,
+                           qk[0] if qk else None)
 
 
 class SequenceClassifier(_LabelledEncoder):
@@ -169,9 +178,10 @@ class CausalLM(nn.Module):
         nn.init.normal_(self.head.weight, std=0.02)
 
     def forward(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                need_weights: bool = False, case_ids: torch.Tensor | None = None) -> ModelOutput:
-        hidden, attentions = self.encoder(ids, attention_mask, need_weights, case_ids)
-        return ModelOutput(self.head(hidden), attentions)  # (B, T, vocab)
+                need_weights: bool = False, case_ids: torch.Tensor | None = None, *,
+                return_qk: bool = False) -> ModelOutput:
+        hidden, attentions, *qk = self.encoder(ids, attention_mask, need_weights, case_ids, return_qk=return_qk)
+        return ModelOutput(self.head(hidden), attentions, qk[0] if qk else None)  # (B, T, vocab)
 
 
 MODEL_CLASSES: dict[str, type[nn.Module]] = {
