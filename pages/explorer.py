@@ -48,7 +48,8 @@ if entry is not None and ui.require_text(text):
         if merge and display.MERGE_NOTE not in trace.notes:
             right.caption("This text has no word pieces to merge: every token is already a whole word.")
         ui.show_tokens(trace)
-        explorer_views(trace, entry.name, cache_key=(entry.source, text, hide_special, merge, len(trace.tokens)))
+        explorer_views(trace, entry.name, cache_key=(entry.source, text, hide_special, merge, len(trace.tokens)),
+                       bundle=bundle, text=ui.clip_text(text)[0])
         ui.download_buttons(None, trace, key="explorer_download", name="attention")
     except ui.USER_ERRORS as exc:
         ui.show_error(exc)

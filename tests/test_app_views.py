@@ -131,3 +131,17 @@ def test_offline_html_inlines_plotly_and_holds_both_figures():
     assert not re.search(r"<script[^>]*\bsrc=", html)  # no script is fetched: plotly.js is inline
     assert len(html) > 3_000_000  # plotly.js itself is inside
     assert "Layer 1, head 2" in html and "All heads" in html
+
+
+def test_query_key_view_shows_the_chosen_head_and_query(minilm_bundle):
+    text = "The animal did not cross the street because it was tired."
+    at = open_page("explorer", model=minilm(), text=text, layer="1", head="4")
+    assert_clean(at)
+    n = len(minilm_bundle.encode(text).tokens)
+    at.selectbox(key=f"explorer_qk_query_{n}").set_value(5).run()
+    assert_clean(at)
+    figure = charts(at)["explorer_qk"]
+    assert figure["layout"]["title"]["text"].startswith("Layer 1, head 4")
+    softmax = next(t for t in figure["data"] if t["type"] == "bar" and t.get("marker", {}).get("color") == "#08519c")
+    expected = minilm_bundle.trace(text).weights[1, 4, 5]
+    np.testing.assert_allclose(array(softmax["x"]), expected, atol=1e-4)

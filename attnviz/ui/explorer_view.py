@@ -12,7 +12,7 @@ import re
 import plotly.graph_objects as go
 import streamlit as st
 
-from attnviz import plots, plots_grid, plots_lines
+from attnviz import plots, plots_grid, plots_lines, plots_qk
 from attnviz.trace import AttentionTrace
 from attnviz.ui.core import index_picker
 from attnviz.ui.url_state import url_int, url_set
@@ -25,6 +25,13 @@ def _picture(cache_key: tuple, _trace: AttentionTrace) -> plots_grid.GridPicture
     trace itself (tens of MB at 500 tokens) is never hashed."""
     del cache_key
     return plots_grid.grid_picture(_trace)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _query_key(cache_key: tuple, layer: int, head: int, _bundle, text: str):
+    """One head's q and k for the text (cached per trace, layer and head)."""
+    del cache_key
+    return _bundle.query_key(text, layer, head)
 
 
 def _picker_keys(prefix: str, model_name: str, trace: AttentionTrace) -> tuple[str, str]:
@@ -56,7 +63,8 @@ def offline_html(figures: list[go.Figure]) -> str:
 
 
 @st.fragment
-def explorer_views(trace: AttentionTrace, model_name: str, cache_key: tuple, prefix: str = "explorer") -> None:
+def explorer_views(trace: AttentionTrace, model_name: str, cache_key: tuple, prefix: str = "explorer",
+                   bundle=None, text: str | None = None) -> None:
     """Grid (click a head to pick it), layer/head sliders, the head and its layer's mean, line view."""
     layer_key, head_key = _picker_keys(prefix, model_name, trace)
     grid_key = f"{prefix}_model_view"
@@ -92,6 +100,9 @@ def explorer_views(trace: AttentionTrace, model_name: str, cache_key: tuple, pre
 
     with st.expander("Line view: each query joined to the keys it attends to"):
         line_view(trace, layer, head, prefix)
+    if bundle is not None and text and trace.tokens == list(bundle.encode(text).tokens):
+        with st.expander("Query and key vectors: where the weights come from"):
+            query_key_view(bundle, text, trace, layer, head, prefix, cache_key)
 
     stem = re.sub(r"[^\w.-]+", "_", f"{prefix}_{trace.model_name}_L{layer}H{head}").strip("_")
     st.download_button("This view, offline (HTML)", data=lambda: offline_html([grid, head_fig]),
@@ -115,3 +126,19 @@ def line_view(trace: AttentionTrace, layer: int, head: int, prefix: str) -> None
     if note:
         st.caption(note)
     plot(figure, key=f"{prefix}_lines")
+
+
+def query_key_view(bundle, text: str, trace: AttentionTrace, layer: int, head: int, prefix: str,
+                   cache_key: tuple) -> None:
+    """BertViz's neuron view for the chosen head: one query token's q, every k, q ⊙ k, the scores."""
+    n = len(trace.tokens)
+    query = st.selectbox("Query token", list(range(n)), key=f"{prefix}_qk_query_{n}",
+                         format_func=lambda q: f"#{q} {trace.tokens[q]}")
+    try:
+        vectors = _query_key(cache_key, layer, head, bundle, text)
+    except (ValueError, IndexError) as exc:  # InputError is a ValueError: a model without q/k
+        st.info(str(exc))
+        return
+    st.caption("Each key's score is the sum of its row of q ⊙ k divided by √d; the softmax of the scores is "
+               "the row of the pattern above.")
+    plot(plots_qk.query_key_figure(vectors, int(query)), key=f"{prefix}_qk")
