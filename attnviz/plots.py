@@ -64,12 +64,13 @@ def probability_bar(labels: Sequence[str], probs: Sequence[float], title: str = 
     return _finish(fig, _plain(title), BAR_HEIGHT)
 
 
-def candidates_figure(steps: Sequence[dict]) -> go.Figure:
+def candidates_figure(steps: Sequence[dict], *, first_step: int = 0) -> go.Figure:
     """Top-k candidates of each generation step as a table: x = step (chosen token below), y = rank.
 
     steps: [{"chosen": str, "candidates": [(token, prob), ...]}, ...], candidates best first.
     Each cell shows the candidate token and its probability, coloured by probability (0..1);
-    the chosen candidate is bold. Whitespace is made visible (␣, ⏎, ⇥).
+    the chosen candidate is bold. Whitespace is made visible (␣, ⏎, ⇥). Steps are numbered from
+    first_step (a window of a longer run keeps the run's numbers).
     """
     if not steps:
         return _empty("Candidates per step", "no generation steps", CANDIDATES_HEIGHT)
@@ -82,12 +83,14 @@ def candidates_figure(steps: Sequence[dict]) -> go.Figure:
             z[r, s] = float(prob)
             text[r][s] = f"<b>{label}</b>" if str(token) == str(step["chosen"]) else label
     fig = go.Figure(go.Heatmap(z=z, text=text, texttemplate="%{text}<br>%{z:.2f}", colorscale="Blues",
+                               textfont=dict(size=13, family="monospace"), x=list(range(first_step, first_step + len(steps))),
                                zmin=0.0, zmax=1.0, hoverongaps=False, xgap=2, ygap=2,
                                hovertemplate="step %{x}, rank %{customdata}: %{text} (%{z:.4f})<extra></extra>",
                                customdata=np.repeat(np.arange(1, z.shape[0] + 1)[:, None], len(steps), axis=1),
                                colorbar=dict(title=dict(text="probability"))))
-    fig.update_xaxes(title="step (chosen token)", tickmode="array", tickvals=list(range(len(steps))),
-                     ticktext=[f"{s}: {_token_label(step['chosen'])}" for s, step in enumerate(steps)],
+    fig.update_xaxes(title="step (chosen token)", tickmode="array",
+                     tickvals=list(range(first_step, first_step + len(steps))),
+                     ticktext=[f"{first_step + s}: {_token_label(step['chosen'])}" for s, step in enumerate(steps)],
                      showgrid=False)
     fig.update_yaxes(title="rank", tickmode="array", tickvals=list(range(z.shape[0])),
                      ticktext=[str(r + 1) for r in range(z.shape[0])], autorange="reversed", showgrid=False)

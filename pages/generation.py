@@ -5,6 +5,7 @@ import streamlit as st
 
 from attnviz import plots, ui
 from attnviz.generate import GenerationConfig
+from attnviz.ui.generation_view import sampling_caption, timeline_view
 
 RESULT_KEY = "generation_result"
 PROMPT_KEY = "generation_prompt"
@@ -38,7 +39,7 @@ def run_generation(bundle, prompt: str, config: GenerationConfig) -> dict:
 
     return {"model": entry.name, "prompt": prompt, "new_text": new_text, "sampled": steps("candidates"),
             "model_steps": steps("model_candidates"), "stopped_by": result.stopped_by,
-            "temperature": config.temperature, "seed": config.seed}
+            "temperature": config.temperature, "seed": config.seed, "top_k": config.top_k, "top_p": config.top_p}
 
 
 def request_generation() -> None:
@@ -60,10 +61,9 @@ def candidates_view(result: dict) -> None:
     start = 0
     if len(steps) > WINDOW:
         start = st.slider("First step shown", 0, len(steps) - WINDOW, 0, key="generation_window")
-    ui.plot(plots.candidates_figure(steps[start:start + WINDOW]), key="generation_candidates")
+    ui.plot(plots.candidates_figure(steps[start:start + WINDOW], first_step=start), key="generation_candidates")
     if start:
-        st.caption(f"Steps {start}–{start + min(WINDOW, len(steps)) - 1} of {len(steps)} "
-                   "(the chart numbers them from 0).")
+        st.caption(f"Steps {start}–{start + min(WINDOW, len(steps)) - 1} of {len(steps)}.")
 
 
 if entry is not None:
@@ -95,13 +95,14 @@ if entry is not None:
             st.subheader("Generated text")
             st.caption(f"The prompt, then {len(result['sampled'])} new tokens "
                        f"({'stopped at a stop token' if result['stopped_by'] == 'stop_token' else 'the maximum'}; "
-                       f"temperature {result['temperature']}, seed {result['seed']}).")
+                       f"{ui.escape_markdown(sampling_caption(result))}).")
             st.code(result["prompt"] + result["new_text"], language=None, wrap_lines=True)
             candidates_view(result)
             full_text = result["prompt"] + result["new_text"]
             if full_text.strip():
                 trace = ui.get_trace(entry, full_text)
                 ui.show_notes(trace)
+                timeline_view(trace, result)
                 ui.head_view(trace, "generation", entry.name, "Causal attention over prompt + generated text",
                              with_mean=False, caption="Each token sees only itself and the tokens before it: "
                                                       "everything above the diagonal is 0.")

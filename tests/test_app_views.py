@@ -145,3 +145,25 @@ def test_query_key_view_shows_the_chosen_head_and_query(minilm_bundle):
     softmax = next(t for t in figure["data"] if t["type"] == "bar" and t.get("marker", {}).get("color") == "#08519c")
     expected = minilm_bundle.trace(text).weights[1, 4, 5]
     np.testing.assert_allclose(array(softmax["x"]), expected, atol=1e-4)
+
+
+def test_generation_timeline_shows_the_row_of_the_chosen_step():
+    from test_app import _generate, model_for
+    entry = model_for("lm")
+    at = open_page("generation", model=entry.name)
+    text = _generate(at, max_new=30, temperature=1.0, seed=3, top_k=10)
+    assert any("top-k 10" in value and "seed 3" in value for value, _ in texts(at))
+    at.slider(key="generation_timeline_step").set_value(12)
+    layer_key = next(s.key for s in at.slider if s.key.startswith("generation_timeline_layer"))
+    at.slider(key=layer_key).set_value(1)
+    at.run()
+    assert_clean(at)
+    figures = charts(at)
+    bars = figures["generation_timeline_attention"]
+    assert bars["layout"]["title"]["text"].startswith("Step 12: choosing")
+    bundle = attnviz.load(entry.source)
+    trace = bundle.trace(text)
+    position = len(trace.tokens) - 30 + 12  # the 13th new token
+    expected = trace.weights[1, :, position - 1, :position].mean(axis=0)
+    np.testing.assert_allclose(array(bars["data"][0]["y"]), expected, atol=1e-5)
+    assert figures["generation_timeline_candidates"]["layout"]["title"]["text"].startswith("Step 12:")

@@ -1,0 +1,96 @@
+"""The scalable figures: the pooled grid picture, head picking, thinned labels, the line view and
+the numbering of candidate windows."""
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from attnviz import plots
+from attnviz.plots_grid import grid_figure, grid_picture, picked_head, pool_blocks
+from attnviz.plots_lines import line_view
+from attnviz.trace import AttentionTrace
+
+
+def random_trace(n_layers: int = 2, n_heads: int = 3, n: int = 10, seed: int = 0) -> AttentionTrace:
+    rng = np.random.default_rng(seed)
+    weights = rng.random((n_layers, n_heads, n, n)).astype(np.float32)
+    weights /= weights.sum(axis=-1, keepdims=True)
+    return AttentionTrace(weights, [f"t{i}" for i in range(n)], model_name="m")
+
+
+def test_pooling_is_the_mean_of_each_patch_edges_included():
+    trace = random_trace(n=11)
+    pooled = pool_blocks(trace.weights, 4)
+    assert pooled.shape == (2, 3, 3, 3)
+    w = trace.weights[1, 2]
+    assert pooled[1, 2, 0, 0] == pytest.approx(w[:4, :4].mean(), rel=1e-5)
+    assert pooled[1, 2, 2, 1] == pytest.approx(w[8:, 4:8].mean(), rel=1e-5)  # a 3-row edge patch
+    assert pooled[1, 2, 2, 2] == pytest.approx(w[8:, 8:].mean(), rel=1e-5)
+
+
+def test_grid_picture_places_each_head_and_outlines_the_chosen_one():
+    trace = random_trace(n=10)
+    picture = grid_picture(trace)
+    png = Image.open(io.BytesIO(base64.b64decode(picture.source.split(",", 1)[1])))
+    assert png.size == (picture.width, picture.height)
+    pixels = np.asarray(png.convert("RGB")).astype(int)
+    # darker pixel = more weight: inside head (1, 2) the order of brightness follows the weights
+    x0, y0 = 2 * (picture.block_w + picture.gap), 1 * (picture.block_h + picture.gap)
+    block = pixels[y0:y0 + 10, x0:x0 + 10].sum(axis=-1)
+    w = trace.weights[1, 2]
+    assert block[np.unravel_index(w.argmax(), w.shape)] == block.min()
+    assert block[np.unravel_index(w.argmin(), w.shape)] == block.max()
+    fig = grid_figure(picture, "t", selected=(1, 2))
+    shape = fig.layout.shapes[0]
+    cx, cy = picture.centre(1, 2)
+    assert shape.x0 < cx < shape.x1 and shape.y0 < cy < shape.y1
+    assert list(fig.layout.xaxis.ticktext) == ["H0", "H1", "H2"]
+    assert [list(c) for c in fig.data[1].customdata][5] == [1, 2]
+
+
+def test_long_texts_are_pooled_to_a_small_picture():
+    trace = random_trace(n_layers=1, n_heads=2, n=500)
+    picture = grid_picture(trace)
+    assert picture.pool == 6 and picture.block_w == 84
+    assert len(picture.source) < 200_000
+
+
+def test_picked_head_reads_the_selection_event():
+    event = {"selection": {"points": [{"customdata": [1, 2]}], "point_indices": [5]}}
+    assert picked_head(event, 2, 3) == (1, 2)
+    assert picked_head(event, 1, 3) is None  # out of range
+    assert picked_head({"selection": {"points": []}}, 2, 3) is None
+    assert picked_head(None, 2, 3) is None
+
+
+def test_long_heatmaps_thin_their_labels_but_name_every_token_on_hover():
+    trace = random_trace(n_layers=1, n_heads=1, n=200)
+    fig = plots.head_heatmap(trace, 0, 0)
+    assert len(fig.layout.xaxis.ticktext) == 40 and fig.layout.xaxis.ticktext[1] == "t5"
+    assert len(fig.data[0].x) == 200 and fig.data[0].x[7] == "#7 t7"
+    assert fig.data[0].text is None
+    assert fig.layout.height > plots.head_heatmap(random_trace(n=10), 0, 0).layout.height
+
+
+def test_line_view_draws_exactly_the_strong_weights_of_the_chosen_heads():
+    trace = random_trace(n=6)
+    fig, note = line_view(trace, 1, [0, 2], min_weight=0.2)
+    assert note is None
+    for head in (0, 2):
+        drawn = set()
+        for t in fig.data:
+            if t.mode == "lines" and t.legendgroup == f"h{head}" and t.x[0] is not None:
+                drawn |= {(t.y[i], t.y[i + 1]) for i in range(0, len(t.y), 3)}
+        expected = {(q, k) for q, k in zip(*np.nonzero(trace.weights[1, head] >= 0.2))}
+        assert drawn == expected
+
+
+def test_candidate_windows_keep_the_run_numbers():
+    steps = [{"chosen": "a", "candidates": [("a", 0.6), ("b", 0.4)]}] * 3
+    fig = plots.candidates_figure(steps, first_step=25)
+    assert list(fig.layout.xaxis.ticktext) == ["25: a", "26: a", "27: a"]
+    assert list(fig.data[0].x) == [25, 26, 27]
