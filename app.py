@@ -4,8 +4,9 @@ from __future__ import annotations
 import streamlit as st
 
 from attnviz import ui
+from attnviz.ui.icon import page_icon
 
-st.set_page_config(page_title="attnviz", page_icon=":material/visibility:", layout="wide")
+st.set_page_config(page_title="attnviz", page_icon=page_icon(), layout="wide")
 ui.configure_threads()
 
 PAGES = [

@@ -116,7 +116,9 @@ def training_chart(history: Sequence[dict], metric_name: str = "dev metric") -> 
     if missing:
         raise ValueError(f"history rows need keys 'step' and 'loss'; the first row lacks {missing}")
     steps = [int(row["step"]) for row in history]
-    fig = go.Figure(go.Scatter(x=steps, y=[_number(row["loss"]) for row in history], mode="lines",
+    few = len(steps) <= 20  # markers too, so a run of a few steps still shows its points and line
+    fig = go.Figure(go.Scatter(x=steps, y=[_number(row["loss"]) for row in history],
+                               mode="lines+markers" if few else "lines",
                                name="loss", customdata=[_number(row.get("lr")) for row in history],
                                hovertemplate="step %{x}: loss %{y:.4f}, lr %{customdata:.2e}<extra></extra>"))
     dev = [(int(row["step"]), _number(row.get("dev_metric"))) for row in history]
@@ -125,7 +127,11 @@ def training_chart(history: Sequence[dict], metric_name: str = "dev metric") -> 
     if dev:
         fig.add_scatter(x=[s for s, _ in dev], y=[v for _, v in dev], mode="lines+markers", name=name,
                         yaxis="y2", hovertemplate=f"step %{{x}}: {name} %{{y:.4f}}<extra></extra>")
-    fig.update_layout(xaxis=dict(title="step"), yaxis=dict(title="loss"),
-                      yaxis2=dict(title=name, overlaying="y", side="right", showgrid=False),
+    # a metric that lives in [0, 1] (accuracy, F1) gets that whole range, with rounded ticks
+    unit = bool(dev) and all(0.0 <= v <= 1.0 for _, v in dev)
+    metric_axis = dict(title=name, overlaying="y", side="right", showgrid=False, tickformat=".2f",
+                       **({"range": [0, 1], "dtick": 0.2} if unit else {}))
+    fig.update_layout(xaxis=dict(title="step", tickformat="d"), yaxis=dict(title="loss", tickformat=".3~f"),
+                      yaxis2=metric_axis,
                       legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"))
     return _finish(fig, "Training", TRAINING_HEIGHT)

@@ -38,6 +38,11 @@ def positional_heatmap(pe: np.ndarray) -> go.Figure:
     return _finish(fig, f"Positional encoding ({n_pos} positions × {n_dim} dimensions)", POSITIONAL_HEIGHT)
 
 
+def _line_mode(n_points: int) -> str:
+    """Lines, with markers when there are too few points for a line to show (one position)."""
+    return "lines" if n_points > 12 else "lines+markers"
+
+
 def positional_curves(pe: np.ndarray, dims: Sequence[int]) -> go.Figure:
     """One line per chosen dimension, its value over position (low dims wiggle fast, high dims slowly)."""
     table = _as_table(pe)
@@ -47,7 +52,7 @@ def positional_curves(pe: np.ndarray, dims: Sequence[int]) -> go.Figure:
     positions = np.arange(table.shape[0])
     fig = go.Figure()
     for d in dims:
-        fig.add_scatter(x=positions, y=table[:, d], mode="lines", name=f"dim {d}",
+        fig.add_scatter(x=positions, y=table[:, d], mode=_line_mode(len(positions)), name=f"dim {d}",
                         hovertemplate=f"dim {d}, position %{{x}}: %{{y:.4f}}<extra></extra>")
     fig.update_xaxes(title="position")
     fig.update_yaxes(title="value", range=[-1.05, 1.05])
@@ -82,7 +87,7 @@ def offset_similarity(pe: np.ndarray, positions: Sequence[int] | None = None) ->
     fig = go.Figure()
     for p in refs:
         offsets = np.arange(-p, n_pos - p)
-        fig.add_scatter(x=offsets, y=table @ table[p], mode="lines", name=f"p = {p}",
+        fig.add_scatter(x=offsets, y=table @ table[p], mode=_line_mode(n_pos), name=f"p = {p}",
                         hovertemplate=f"p = {p}, offset %{{x}}: %{{y:.3f}}<extra></extra>")
     fig.update_xaxes(title="offset k", zeroline=True)
     fig.update_yaxes(title="PE[p] · PE[p + k]")

@@ -51,6 +51,9 @@ try:
     if d_model % 2:
         st.caption("d_model is odd: the last dimension is a sine without its cosine partner, so the "
                    "curves below drift apart a little (that one term depends on p).")
+    if seq_len == 1:
+        st.info("With one position there is no pair of positions to compare: pick a length of 2 or more "
+                "to see the pattern along the diagonals and the offset curves.")
     sim_col, off_col = st.columns(2)
     with sim_col:
         ui.plot(plots.positional_similarity(pe), key="positional_similarity")

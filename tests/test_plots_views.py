@@ -94,3 +94,19 @@ def test_candidate_windows_keep_the_run_numbers():
     fig = plots.candidates_figure(steps, first_step=25)
     assert list(fig.layout.xaxis.ticktext) == ["25: a", "26: a", "27: a"]
     assert list(fig.data[0].x) == [25, 26, 27]
+
+
+def test_training_chart_clamps_a_unit_metric_and_marks_few_steps():
+    history = [{"step": s, "loss": 1.0 / s, "lr": 1e-3, "dev_metric": 0.5 + s / 10} for s in (1, 2, 3)]
+    fig = plots.training_chart(history, "accuracy")
+    assert list(fig.layout.yaxis2.range) == [0, 1] and fig.layout.yaxis2.tickformat == ".2f"
+    assert "markers" in fig.data[0].mode
+    loss_only = plots.training_chart([{"step": 1, "loss": 3.0, "dev_metric": 12.5}], "perplexity")
+    assert loss_only.layout.yaxis2.range is None  # not a unit metric: its own range
+
+
+def test_positional_charts_with_one_position_show_points():
+    from attnviz.positional import sinusoidal_encoding
+    pe = sinusoidal_encoding(1, 16).numpy()
+    assert "markers" in plots.positional_curves(pe, [0, 1]).data[0].mode
+    assert "markers" in plots.offset_similarity(pe).data[0].mode
