@@ -109,6 +109,7 @@ def test_line_view_draws_the_chosen_head(minilm_bundle):
     at = open_page("explorer", model=minilm(), text=text, layer="2", head="9")
     assert_clean(at)
     query = 3
+    at.toggle(key="explorer_lines_on").set_value(True).run()
     at.selectbox(key=f"explorer_lines_query_{len(minilm_bundle.encode(text).tokens)}").set_value(query).run()
     assert_clean(at)
     lines = charts(at)["explorer_lines"]
@@ -138,6 +139,8 @@ def test_query_key_view_shows_the_chosen_head_and_query(minilm_bundle):
     at = open_page("explorer", model=minilm(), text=text, layer="1", head="4")
     assert_clean(at)
     n = len(minilm_bundle.encode(text).tokens)
+    assert "explorer_qk" not in charts(at)  # built only when asked for
+    at.toggle(key="explorer_qk_on").set_value(True).run()
     at.selectbox(key=f"explorer_qk_query_{n}").set_value(5).run()
     assert_clean(at)
     figure = charts(at)["explorer_qk"]

@@ -78,6 +78,7 @@ def test_line_and_query_key_views_follow_the_chosen_head(page, server):
     open_page(page, server, link(text="The animal did not cross the street.", layer="4", head="9"))
     wait_title(page, "Layer 4, head 9")
     page.get_by_text("Line view: each query").click()
+    settle(page, quiet_s=0.5)
     page.get_by_text("Query and key vectors").click()
     wait_title(page, "Layer 4, head 9: how")
     settle(page)

@@ -98,11 +98,16 @@ def explorer_views(trace: AttentionTrace, model_name: str, cache_key: tuple, pre
     with mean_col:
         plot(plots.mean_heatmap(trace, layer), key=f"{prefix}_mean")
 
-    with st.expander("Line view: each query joined to the keys it attends to"):
+    # built only when asked for: both cost a figure (and q/k a forward pass) on every head move
+    if st.toggle("Line view: each query joined to the keys it attends to", key=f"{prefix}_lines_on"):
         line_view(trace, layer, head, prefix)
-    if bundle is not None and text and trace.tokens == list(bundle.encode(text).tokens):
-        with st.expander("Query and key vectors: where the weights come from"):
+    if bundle is not None and text and st.toggle("Query and key vectors: where the weights come from",
+                                                 key=f"{prefix}_qk_on"):
+        if trace.tokens == list(bundle.encode(text).tokens):
             query_key_view(bundle, text, trace, layer, head, prefix, cache_key)
+        else:
+            st.info("Query and key vectors are shown for the tokens as the model reads them: switch off "
+                    "hiding special tokens and merging word pieces to see them.")
 
     stem = re.sub(r"[^\w.-]+", "_", f"{prefix}_{trace.model_name}_L{layer}H{head}").strip("_")
     st.download_button("This view, offline (HTML)", data=lambda: offline_html([grid, head_fig]),
