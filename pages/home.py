@@ -1,7 +1,6 @@
 """Home: what attnviz shows, a link to every page, the models at hand and the device."""
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from attnviz import registry, ui
@@ -58,18 +57,17 @@ for entry in entries:  # from each model's files alone: no model is loaded to fi
     try:
         facts = model_facts(entry)
     except (*ui.USER_ERRORS, KeyError, TypeError) as exc:
-        rows.append({"model": entry.name, "task": entry.task, "kind": entry.kind,
-                     "layers × heads": "", "parameters": None, "dev metric": f"cannot read: {exc}"})
+        rows.append([entry.name, entry.task, entry.kind, "", "", f"cannot read: {exc}"])
         continue
-    metrics = facts.get("metrics") or {}
-    shown = {k: v for k, v in metrics.items() if isinstance(v, float)}
-    rows.append({"model": entry.name, "task": entry.task, "kind": entry.kind,
-                 "layers × heads": f"{facts['layers']} × {facts['heads']}",
-                 "parameters": facts["parameters"],
-                 "dev metric": ", ".join(f"{k} {v:.3f}" for k, v in shown.items()) or "—"})
-if rows:
-    st.dataframe(pd.DataFrame(rows), hide_index=True,
-                 column_config={"parameters": st.column_config.NumberColumn(format="localized")})
+    shown = {k: v for k, v in (facts.get("metrics") or {}).items() if isinstance(v, float)}
+    rows.append([entry.name, entry.task, entry.kind, f"{facts['layers']} × {facts['heads']}",
+                 f"{facts['parameters']:,}" if facts["parameters"] is not None else "",
+                 ", ".join(f"{k} {v:.3f}" for k, v in shown.items()) or "—"])
+if rows:  # a markdown table, not st.dataframe: Home then needs no pandas (about 65 MB per server)
+    header = ["model", "task", "kind", "layers × heads", "parameters", "dev metric"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(ui.escape_markdown(cell) for cell in row) + " |" for row in rows]
+    st.markdown("\n".join(lines))
 
 st.subheader("Device")
 st.write(f"Models run on: **{ui.escape_markdown(ui.device_label())}**.")

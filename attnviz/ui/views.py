@@ -6,7 +6,6 @@ import re
 from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -70,8 +69,10 @@ def model_view_trace(trace: AttentionTrace) -> tuple[AttentionTrace, str | None]
     return crop_trace(trace, n), note
 
 
-def _records_frame(trace: AttentionTrace) -> pd.DataFrame:
-    """The same table as trace.to_records(), built with numpy (fast for big traces)."""
+def _records_frame(trace: AttentionTrace):
+    """The same table as trace.to_records(), built with numpy (fast for big traces); a DataFrame."""
+    import pandas as pd  # only when a CSV is asked for: pages that never need pandas skip its memory
+
     n_layers, n_heads, n_query, n_key = trace.weights.shape
     layer, head, query, key = np.meshgrid(np.arange(n_layers), np.arange(n_heads), np.arange(n_query),
                                           np.arange(n_key), indexing="ij")
