@@ -55,7 +55,7 @@ def main() -> None:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
             page = browser.new_page()
             page.goto(f"{url}/home")
-            page.wait_for_selector('[data-testid="stDataFrame"]', timeout=120_000)
+            page.wait_for_selector("[data-testid=\"stMain\"] table", timeout=120_000)
             page.wait_for_timeout(1500)
             readings["home"] = rss_mib(server.pid)
             for entry in registry.available_models():

@@ -11,6 +11,7 @@ import urllib.parse
 
 import pytest
 
+import attnviz
 from test_browser import ARTIFACTS, browser, open_page, page, problems, server, settle, shoot  # noqa: F401
 
 pytestmark = pytest.mark.browser
@@ -43,7 +44,7 @@ def test_a_deep_link_opens_the_same_view_on_a_fresh_server(page, server):
     shoot(page, "views-deep-link")
     assert problems(page) == []
     for label in ("Hide special tokens", "Merge word pieces into words"):
-        assert page.get_by_role("checkbox", name=label).is_checked(), label
+        assert page.locator(f'[data-testid="stMain"] label:has-text("{label}") input').is_checked(), label
     head = next(p for p in page.locator(".js-plotly-plot").all()
                 if p.locator(".gtitle").text_content().strip() == "Layer 3, head 5")
     ticks = [t.strip() for t in head.locator("g.xtick text").all_text_contents()]
@@ -109,16 +110,19 @@ def test_payload_and_render_time_are_recorded(page, server, n_words):
     page.add_init_script("""window.__longtasks = [];
         new PerformanceObserver(list => list.getEntries().forEach(e => window.__longtasks.push(e.duration)))
             .observe({entryTypes: ['longtask']});""")
+    text = _sentence(n_words)
+    n_tokens = len(attnviz.load(MINILM).encode(text).tokens)
     open_page(page, server, link(text="hello"))
     settle(page)
     received.clear()
     page.evaluate("window.__longtasks = []")
     box = page.locator('[data-testid="stMain"] textarea').first
-    box.fill(_sentence(n_words))
+    box.fill(text)
     start = time.monotonic()
     box.press("Control+Enter")
-    page.wait_for_function("""() => [...document.querySelectorAll('.js-plotly-plot .gtitle')]
-        .some(t => t.textContent.trim() == 'Layer 0, head 0')""")
+    page.wait_for_function("""n => document.querySelector('[data-testid="stMain"]').innerText
+        .includes(`sees them (${n})`)""", arg=n_tokens)
+    wait_title(page, "Layer 0, head 0")
     settle(page, quiet_s=0.5)
     render_s = time.monotonic() - start
     text_bytes = sum(received)
@@ -131,7 +135,7 @@ def test_payload_and_render_time_are_recorded(page, server, n_words):
     wait_title(page, "Layer 0, head 1")
     settle(page, quiet_s=0.5)
     move_s = time.monotonic() - start
-    record = {"words": n_words, "submit_to_render_s": round(render_s, 2), "websocket_bytes": text_bytes,
+    record = {"words": n_words, "tokens": n_tokens, "submit_to_render_s": round(render_s, 2), "websocket_bytes": text_bytes,
               "longest_main_thread_task_ms": round(longest), "head_move_s": round(move_s, 2),
               "head_move_websocket_bytes": sum(received)}
     path = ARTIFACTS / "explorer_payload.json"
@@ -141,3 +145,16 @@ def test_payload_and_render_time_are_recorded(page, server, n_words):
     shoot(page, f"views-payload-{n_words}")
     assert problems(page) == []
     assert text_bytes <= MAX_PAYLOAD and sum(received) <= MAX_PAYLOAD, record
+
+
+def test_a_phone_width_fits_the_charts(page, server):
+    page.set_viewport_size({"width": 390, "height": 844})
+    open_page(page, server, link(text="The cat sat on the mat."))
+    wait_title(page, "Layer 0, head 0")
+    settle(page)
+    shoot(page, "views-phone")
+    assert problems(page) == []
+    widths = page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')]"
+                           ".map(p => p.getBoundingClientRect().right)")
+    assert widths and max(widths) <= 390, widths
+    assert page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').count() >= 1
