@@ -24,6 +24,7 @@ HOVER_DECIMALS = 4
 MAX_TICK_LABELS = 40          # more tokens than this: every k-th tick label (hover names each)
 HOVER_TEXT_MAX_CELLS = 4_096  # bigger matrices get no per-cell hover strings
 MAX_HEATMAP_HEIGHT = 900
+MOSAIC_MAX_CELLS = 200_000    # bigger all-heads grids are drawn as one pooled picture
 
 
 def _plain(text: object) -> str:
@@ -171,11 +172,16 @@ def _mosaic(weights: np.ndarray, gap: int) -> np.ndarray:
 def model_view(trace: AttentionTrace, zmax: float = 1.0) -> go.Figure:
     """Every head of every layer as a small heatmap in one grid (rows = layers L0.., cols = heads H0..).
 
-    One heatmap trace over a mosaic array with NaN gaps (fast and light). Its axes are categorical
+    One heatmap trace over a mosaic array with NaN gaps (fast and light). Past MOSAIC_MAX_CELLS
+    weights it is the pooled picture of attnviz.plots_grid instead (hover names the head only). Its axes are categorical
     with one unique label per row/column ("L2 · #4 the", "H3 · #7 cat"), so hover shows the layer,
     head and both tokens without a per-cell string; tick labels show only L0.. and H0...
     """
     n_layers, n_heads, n_query, n_key = trace.weights.shape
+    if trace.weights.size > MOSAIC_MAX_CELLS:  # too heavy as numbers: one pooled picture instead
+        from attnviz.plots_grid import grid_figure, grid_picture
+        title = f"All heads: {_plain(trace.model_name)}" if trace.model_name else "All heads"
+        return grid_figure(grid_picture(trace, zmax=zmax), title, zmax=zmax)
     gap = max(1, round(max(n_query, n_key) / 15))
     z = _mosaic(trace.weights, gap)
     keys = [f"#{k} {_token_label(t)}" for k, t in enumerate(trace.tokens)]

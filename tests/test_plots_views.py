@@ -110,3 +110,11 @@ def test_positional_charts_with_one_position_show_points():
     pe = sinusoidal_encoding(1, 16).numpy()
     assert "markers" in plots.positional_curves(pe, [0, 1]).data[0].mode
     assert "markers" in plots.offset_similarity(pe).data[0].mode
+
+
+def test_a_big_model_view_becomes_the_pooled_picture():
+    small = plots.model_view(random_trace(n=10))
+    assert small.data[0].type == "heatmap"
+    big = plots.model_view(random_trace(n_layers=2, n_heads=4, n=300))
+    assert big.data[0].type == "image" and len(big.to_json()) < 500_000
+    assert list(big.layout.xaxis.ticktext) == ["H0", "H1", "H2", "H3"]
