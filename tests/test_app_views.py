@@ -170,3 +170,14 @@ def test_generation_timeline_shows_the_row_of_the_chosen_step():
     expected = trace.weights[1, :, position - 1, :position].mean(axis=0)
     np.testing.assert_allclose(array(bars["data"][0]["y"]), expected, atol=1e-5)
     assert figures["generation_timeline_candidates"]["layout"]["title"]["text"].startswith("Step 12:")
+
+
+def test_sentiment_page_reads_layer_and_head_from_the_link():
+    from test_app import model_for
+    entry = model_for("sentiment")
+    at = open_page("sentiment", model=entry.name, text="a warm and funny film", layer="1", head="3")
+    assert_clean(at)
+    assert charts(at)["sentiment_head"]["layout"]["title"]["text"] == "Layer 1, head 3"
+    next(s for s in at.slider if s.label == "Head").set_value(2)
+    at.run()
+    assert at.query_params["head"] == "2" and at.query_params["layer"] == "1"

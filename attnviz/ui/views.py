@@ -131,14 +131,23 @@ def refresh_models() -> None:
 def head_view(trace: AttentionTrace, prefix: str, model_name: str, title: str, with_mean: bool = True,
               caption: str | None = None) -> None:
     """One head large (and, if asked, its layer's mean beside it); a fragment, so moving the layer and
-    head sliders reruns only this part. Keys: {prefix}_{model_name} (pickers), {prefix}_head/_mean."""
+    head sliders reruns only this part. Keys: {prefix}_{model_name} (pickers), {prefix}_head/_mean.
+    Layer and head are read from ?layer=&head= on open and kept there."""
     from attnviz import plots
     from attnviz.ui.core import layer_head_pickers
 
     st.subheader(title)
     if caption:
         st.caption(caption)
-    layer, head = layer_head_pickers(trace.n_layers, trace.n_heads, key=f"{prefix}_{model_name}")
+    from attnviz.ui.url_state import url_int, url_set
+    base = f"{prefix}_{model_name}"  # the keys layer_head_pickers gives its sliders
+    for key, param, n in ((f"{base}_layer_{trace.n_layers}", "layer", trace.n_layers),
+                          (f"{base}_head_{trace.n_heads}", "head", trace.n_heads)):
+        if key not in st.session_state and url_int(param, n) is not None:
+            st.session_state[key] = url_int(param, n)  # a shared link's ?layer= / ?head=
+    layer, head = layer_head_pickers(trace.n_layers, trace.n_heads, key=base)
+    url_set("layer", str(layer))
+    url_set("head", str(head))
     if not with_mean:
         plot(plots.head_heatmap(trace, layer, head), key=f"{prefix}_head")
         return
