@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from attnviz.analysis.ablation import normalize_heads
+from attnviz.analysis.attribution import DEFAULT_STEPS, Attribution, EmbeddingInputs, attribute
 from attnviz.checkpoint import Checkpoint, load_checkpoint
 from attnviz.errors import InputError, require_text
 from attnviz.generate import GenerationConfig, GenerationResult, generate
@@ -98,15 +101,20 @@ class Bundle:
         return encoded
 
     @torch.no_grad()
-    def _forward(self, encoded: Encoded, need_weights: bool):
+    def _forward(self, encoded: Encoded, need_weights: bool, ablate: Iterable | None = None):
         ids = torch.tensor([encoded.ids], device=self.device)  # (1, T)
         cases = torch.tensor([encoded.case_ids], device=self.device) if encoded.case_ids else None
-        return self.model(ids, need_weights=need_weights, case_ids=cases)
+        heads = normalize_heads(ablate, self.n_layers, self.n_heads)
+        return self.model(ids, need_weights=need_weights, case_ids=cases, ablate=heads)
 
-    def trace(self, text: str) -> AttentionTrace:
-        """Every head of every layer for this text: weights [layers, heads, T, T]."""
+    def trace(self, text: str, *, ablate: Iterable | None = None) -> AttentionTrace:
+        """Every head of every layer for this text: weights [layers, heads, T, T].
+
+        ablate: (layer, head) pairs switched off for this call (their context zeroed before the
+        output projection); the switched-off heads' own weights are still shown as computed.
+        """
         encoded = self.encode(text)
-        output = self._forward(encoded, need_weights=True)
+        output = self._forward(encoded, need_weights=True, ablate=ablate)
         weights = torch.stack([w[0] for w in output.attentions]).float().cpu().numpy()  # (L, H, T, T)
         notes = []
         if encoded.truncated:
@@ -115,16 +123,42 @@ class Bundle:
         return AttentionTrace(weights.astype(np.float32), encoded.tokens, causal=self.causal,
                               model_name=self.name, notes=notes)
 
-    def predict(self, texts: list[str]) -> list[dict]:
+    def predict(self, texts: list[str], *, ablate: Iterable | None = None) -> list[dict]:
         """One dict per text: the label and probabilities (sentiment), the tags and entities (ner),
-        or the most likely next tokens (lm)."""
+        or the most likely next tokens (lm). ablate: (layer, head) pairs switched off for this call."""
         if isinstance(texts, str):
             texts = [texts]
-        return [self._predict_one(text) for text in texts]
+        return [self._predict_one(text, ablate) for text in texts]
 
-    def _predict_one(self, text: str) -> dict:
+    def logits(self, text: str, *, ablate: Iterable | None = None) -> torch.Tensor:
+        """The model's raw output for one text: (labels,) | (T, labels) | (T, vocab), float32 on the CPU."""
+        return self._forward(self.encode(text), need_weights=False, ablate=ablate).logits[0].float().cpu()
+
+    def attribute(self, text: str, method: str = "integrated_gradients", target: int | str | None = None,
+                  position: int | None = None, steps: int = DEFAULT_STEPS) -> Attribution:
+        """How much each token adds to the prediction (see attnviz.analysis.attribution)."""
+        return attribute(self, text, method, target=target, position=position, steps=steps)
+
+    def embedding_inputs(self, text: str) -> EmbeddingInputs:
+        """The text's token embeddings, the padding baseline and a forward pass from embeddings."""
         encoded = self.encode(text)
-        logits = self._forward(encoded, need_weights=False).logits[0].float().cpu()
+        ids = torch.tensor([encoded.ids], device=self.device)  # (1, T)
+        cases = torch.tensor([encoded.case_ids], device=self.device) if encoded.case_ids else None
+        table = self.model.encoder.token_embedding
+        with torch.no_grad():
+            embeds = table(ids).detach()  # (1, T, d)
+            baseline = table(torch.full_like(ids, self.config.pad_id)).detach()  # (1, T, d)
+
+        def forward(batch: torch.Tensor) -> torch.Tensor:  # (N, T, d) -> logits (N, ...)
+            n = batch.shape[0]
+            return self.model(ids.expand(n, -1), case_ids=None if cases is None else cases.expand(n, -1),
+                              token_embeds=batch).logits
+
+        return EmbeddingInputs(encoded.tokens, embeds, baseline, forward, "last" if self.causal else "mean")
+
+    def _predict_one(self, text: str, ablate: Iterable | None = None) -> dict:
+        encoded = self.encode(text)
+        logits = self._forward(encoded, need_weights=False, ablate=ablate).logits[0].float().cpu()
         result = {"text": text, "tokens": encoded.tokens, "truncated": encoded.truncated}
         if self.task == "sentiment":
             probs = torch.softmax(logits, -1)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, fields
 
 import torch
@@ -101,17 +102,23 @@ class Encoder(nn.Module):
                            if config.norm_first else nn.Identity())
 
     def forward(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                need_weights: bool = False, case_ids: torch.Tensor | None = None
+                need_weights: bool = False, case_ids: torch.Tensor | None = None, *,
+                ablate: Collection[tuple[int, int]] = (), token_embeds: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, list[torch.Tensor] | None]:
-        """ids, case_ids: (B, T) -> hidden (B, T, d) and, if asked, per-layer weights [(B, H, T, T)]."""
-        x = self.token_embedding(ids) * self.embed_scale
+        """ids, case_ids: (B, T) -> hidden (B, T, d) and, if asked, per-layer weights [(B, H, T, T)].
+
+        ablate: (layer, head) pairs switched off for this call (see MultiHeadSelfAttention).
+        token_embeds: (B, T, d) used instead of token_embedding(ids) (for gradients w.r.t. the input).
+        """
+        x = (self.token_embedding(ids) if token_embeds is None else token_embeds) * self.embed_scale
         if self.case_embedding is not None:
             x = x + self.case_embedding(case_ids if case_ids is not None else torch.zeros_like(ids))
         x = self.positions(x)
         x = self.dropout(self.embedding_norm(x))
         attentions: list[torch.Tensor] | None = [] if need_weights else None
-        for block in self.blocks:
-            x, weights = block(x, attention_mask, self.config.causal, need_weights)
+        for index, block in enumerate(self.blocks):
+            heads = [head for layer, head in ablate if layer == index]
+            x, weights = block(x, attention_mask, self.config.causal, need_weights, ablate=heads)
             if attentions is not None:
                 attentions.append(weights)
         return self.final_norm(x), attentions
@@ -139,8 +146,10 @@ class _LabelledEncoder(nn.Module):
         raise NotImplementedError
 
     def forward(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                need_weights: bool = False, case_ids: torch.Tensor | None = None) -> ModelOutput:
-        hidden, attentions = self.encoder(ids, attention_mask, need_weights, case_ids)
+                need_weights: bool = False, case_ids: torch.Tensor | None = None, *,
+                ablate: Collection[tuple[int, int]] = (), token_embeds: torch.Tensor | None = None) -> ModelOutput:
+        hidden, attentions = self.encoder(ids, attention_mask, need_weights, case_ids,
+                                          ablate=ablate, token_embeds=token_embeds)
         return ModelOutput(self.head(self.dropout(self.features(hidden, attention_mask))), attentions)
 
 
@@ -169,8 +178,10 @@ class CausalLM(nn.Module):
         nn.init.normal_(self.head.weight, std=0.02)
 
     def forward(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                need_weights: bool = False, case_ids: torch.Tensor | None = None) -> ModelOutput:
-        hidden, attentions = self.encoder(ids, attention_mask, need_weights, case_ids)
+                need_weights: bool = False, case_ids: torch.Tensor | None = None, *,
+                ablate: Collection[tuple[int, int]] = (), token_embeds: torch.Tensor | None = None) -> ModelOutput:
+        hidden, attentions = self.encoder(ids, attention_mask, need_weights, case_ids,
+                                          ablate=ablate, token_embeds=token_embeds)
         return ModelOutput(self.head(hidden), attentions)  # (B, T, vocab)
 
 
