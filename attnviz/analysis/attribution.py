@@ -161,11 +161,11 @@ def integrated_gradients(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Ten
             points = (baseline + a[:, None, None] * difference).requires_grad_(True)  # (n, T, d)
             (grads,) = torch.autograd.grad(f(points).sum(), points)
             total = total + (alpha_weights[start:start + STEP_BATCH, None, None] * grads).sum(0, keepdim=True)
-    scores = (difference * total)[0].sum(-1)  # (T,)
+    scores = (difference * total)[0].sum(-1).detach().double().cpu().numpy()  # (T,)
     with torch.no_grad():
-        ends = f(torch.cat([x, baseline]))  # (2,)
+        ends = f(torch.cat([x, baseline])).double()  # (2,)
     gap = float(ends[0] - ends[1])
-    return scores.detach().double().cpu().numpy(), float(scores.sum()) - gap, gap
+    return scores, float(scores.sum()) - gap, gap
 
 
 def gradient_x_input(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> np.ndarray:
