@@ -9,6 +9,8 @@ f is the logit of the target (a label, the tag of one token, or the LM's next to
 - "rollout": the attention rollout row (attnviz.analysis.rollout) of the position that decides:
   the mean of all rows for a mean-pooled classifier, the first token ([CLS]) for a HuggingFace
   encoder classifier, the last token for a decoder, the chosen token for a tagger.
+- "attention": the raw attention of the last layer, averaged over heads, from the same row(s):
+  what a reader of attention maps would take as the explanation, for comparison.
 Hand-written rather than Captum, so no extra dependency; it is tested against the completeness axiom.
 Gradients are taken with torch.autograd.grad, so nothing accumulates on the shared model's parameters.
 """
@@ -23,7 +25,7 @@ import torch
 from attnviz.analysis.rollout import rollout
 from attnviz.errors import InputError
 
-METHODS = ("integrated_gradients", "gradient_x_input", "rollout")
+METHODS = ("integrated_gradients", "gradient_x_input", "rollout", "attention")
 DEFAULT_STEPS = 32
 STEP_BATCH = 16  # interpolation points per forward pass
 
@@ -144,6 +146,19 @@ def target_logit(logits: torch.Tensor, target: Target) -> torch.Tensor:
     return logits[:, target.position, target.index]
 
 
+def slot_probabilities(bundle, logits: torch.Tensor, target: Target, top: int = 10) -> dict[str, float]:
+    """The probabilities at the target's slot (the sentence, the token, the next position): every
+    label, or the `top` most likely next tokens (the target among them)."""
+    row = logits if target.position is None else logits[target.position]
+    probs = torch.softmax(row.double(), -1)
+    if bundle.task != "lm":
+        return {label: float(p) for label, p in zip(bundle.labels, probs)}
+    chosen = [int(i) for i in torch.topk(probs, min(top, probs.numel())).indices]
+    if target.index not in chosen:
+        chosen.append(target.index)
+    return {_token_name(bundle, i): float(probs[i]) for i in chosen}
+
+
 def integrated_gradients(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, baseline: torch.Tensor,
                          steps: int = DEFAULT_STEPS) -> tuple[np.ndarray, float, float]:
     """f: (N, T, d) -> (N,); x, baseline: (1, T, d). Returns per-token scores (T,), the completeness gap
@@ -176,9 +191,11 @@ def gradient_x_input(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor)
     return (x * grads)[0].sum(-1).detach().double().cpu().numpy()
 
 
-def rollout_scores(bundle, text: str, rows: str | int) -> np.ndarray:
-    """The last layer's rollout over the keys, seen from the deciding row(s) ("mean", "first", "last" or an index)."""
-    flow = rollout(bundle.trace(text))[-1]  # (Q, K)
+def rollout_scores(bundle, text: str, rows: str | int, raw: bool = False) -> np.ndarray:
+    """The last layer's rollout (raw=True: its plain attention, mean over heads) over the keys, seen
+    from the deciding row(s) ("mean", "first", "last" or a token index)."""
+    trace = bundle.trace(text)
+    flow = trace.mean_over_heads(trace.n_layers - 1).astype(np.float64) if raw else rollout(trace)[-1]  # (Q, K)
     if rows == "mean":
         return flow.mean(axis=0)
     index = 0 if rows == "first" else (flow.shape[0] - 1 if rows == "last" else int(rows))
@@ -207,7 +224,7 @@ def attribute(bundle, text: str, method: str = "integrated_gradients", target: i
         scores = gradient_x_input(f, inputs.embeds)
     else:
         rows = chosen.position if chosen.position is not None and bundle.task == "ner" else inputs.pooling
-        scores = rollout_scores(bundle, text, rows).astype(np.float64)
+        scores = rollout_scores(bundle, text, rows, raw=method == "attention")
     label = chosen.label if bundle.task != "ner" else f"{chosen.label} @ {inputs.tokens[chosen.position]}"
     return Attribution(list(inputs.tokens), np.asarray(scores, dtype=np.float64), label, delta, method,
                        chosen.position, gap)
