@@ -55,6 +55,16 @@ def switch_all_on(keys: list[str]) -> None:
         st.session_state[key] = True
 
 
+def heads_from_url(value: str) -> set[tuple[int, int]]:
+    """?off=3.9,0.1 -> {(3, 9), (0, 1)}; anything else in the value is ignored."""
+    heads = set()
+    for part in str(value).split(","):
+        layer, _, head = part.strip().partition(".")
+        if layer.isdigit() and head.isdigit():
+            heads.add((int(layer), int(head)))
+    return heads
+
+
 def remember_importance(request: tuple) -> None:
     st.session_state["why_importance_for"] = request
 
@@ -67,14 +77,22 @@ def head_switches(bundle, source: str, text: str, position: int | None) -> None:
                "for this prediction only (the shared model is never changed).")
     prefix = f"why_on_{bundle.name}_{bundle.n_layers}x{bundle.n_heads}"
     keys = {(l, h): f"{prefix}_{l}_{h}" for l in range(bundle.n_layers) for h in range(bundle.n_heads)}
+    from_url = heads_from_url(st.query_params.get("off", ""))
+    for pair, key in keys.items():
+        if key not in st.session_state:  # first drawing for this model: the URL says which heads are off
+            st.session_state[key] = pair not in from_url
     for layer in range(bundle.n_layers):
         columns = st.columns([2] + [1] * bundle.n_heads)
         columns[0].caption(f"Layer {layer}")
         for head in range(bundle.n_heads):
-            columns[head + 1].checkbox(str(head), value=True, key=keys[(layer, head)],
+            columns[head + 1].checkbox(str(head), key=keys[(layer, head)],
                                        help=f"layer {layer}, head {head}")
     st.button("Switch all heads on", key="why_all_on", on_click=switch_all_on, args=(list(keys.values()),))
     off = [pair for pair, key in keys.items() if not st.session_state.get(key, True)]
+    if off:
+        st.query_params["off"] = ",".join(f"{l}.{h}" for l, h in off)
+    elif "off" in st.query_params:
+        del st.query_params["off"]
 
     base_logits = bundle.logits(text)
     target = choose_target(bundle, base_logits, position=position)

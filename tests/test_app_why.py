@@ -61,8 +61,18 @@ def test_switching_a_head_off_changes_the_probability_shown():
     assert any("1 head(s) off" in c.value for c in at.caption)
     at.checkbox(key=head_key(at, 0, 0)).uncheck().run()
     assert any("2 head(s) off" in c.value for c in at.caption)
+    assert at.query_params["off"] == "0.0,3.9"
     at.button(key="why_all_on").click().run()
     assert probability(at) == before and all(c.value for c in at.checkbox)
+    assert "off" not in at.query_params
+
+
+def test_heads_switched_off_come_from_the_url():
+    at = open_page("why", off="3.9,1.2,99.0,x.y")  # the unknown and malformed heads are ignored
+    assert_clean(at)
+    off = sorted(c.key[-4:] for c in at.checkbox if not c.value)
+    assert off == ["_1_2", "_3_9"]
+    assert any("2 head(s) off" in c.value for c in at.caption)
 
 
 def test_most_important_heads_button():
