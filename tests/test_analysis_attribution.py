@@ -142,3 +142,22 @@ def test_attribution_leaves_no_gradients_on_the_model(shipped):
     bundle = shipped["sentiment"]
     bundle.attribute(SENTENCE)
     assert all(p.grad is None for p in bundle.model.parameters())
+
+
+@pytest.mark.parametrize("name", ["sentiment", "tiny_classifier", "tiny_gpt2"])
+def test_integrated_gradients_equals_captums(shipped, request, name):
+    """The same path integral computed by Captum's IntegratedGradients (Gauss-Legendre, 32 steps)."""
+    captum_attr = pytest.importorskip("captum.attr")
+    from attnviz.analysis.attribution import choose_target, target_logit
+
+    bundle = shipped[name] if name in shipped else request.getfixturevalue(name)
+    text = SENTENCE if name == "sentiment" else TINY
+    ours = bundle.attribute(text, steps=32)
+    inputs = bundle.embedding_inputs(text)
+    with torch.no_grad():
+        chosen = choose_target(bundle, inputs.forward(inputs.embeds)[0].float())
+    ig = captum_attr.IntegratedGradients(lambda points: target_logit(inputs.forward(points), chosen))
+    theirs, delta = ig.attribute(inputs.embeds, baselines=inputs.baseline, n_steps=32, method="gausslegendre",
+                                 internal_batch_size=8, return_convergence_delta=True)
+    np.testing.assert_allclose(ours.scores, theirs[0].sum(-1).double().numpy(), rtol=1e-4, atol=1e-5)
+    assert ours.delta == pytest.approx(float(delta[0]), abs=1e-4)

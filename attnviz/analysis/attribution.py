@@ -11,7 +11,8 @@ f is the logit of the target (a label, the tag of one token, or the LM's next to
   encoder classifier, the last token for a decoder, the chosen token for a tagger.
 - "attention": the raw attention of the last layer, averaged over heads, from the same row(s):
   what a reader of attention maps would take as the explanation, for comparison.
-Hand-written rather than Captum, so no extra dependency; it is tested against the completeness axiom.
+Hand-written rather than Captum, so no runtime dependency; tested against the completeness axiom and
+against Captum's IntegratedGradients (tests/test_analysis_attribution.py).
 Gradients are taken with torch.autograd.grad, so nothing accumulates on the shared model's parameters.
 """
 from __future__ import annotations
