@@ -133,3 +133,8 @@ def test_two_threads_ablating_different_heads_get_their_own_results(name, reques
         assert len(results[k]) == rounds
         for result in results[k]:
             torch.testing.assert_close(result, alone[k], rtol=1e-5, atol=1e-6)
+
+
+def test_a_model_of_unknown_layout_is_refused_clearly():
+    with pytest.raises(InputError, match="not supported"):
+        output_projections(torch.nn.Sequential(torch.nn.Linear(4, 4)), n_layers=2)

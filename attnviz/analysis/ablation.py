@@ -19,13 +19,17 @@ from attnviz.errors import InputError
 Heads = frozenset[tuple[int, int]]
 
 # The attention output projection of one layer, by the end of its module name.
+# A model must have exactly one per layer, or ablation says it is not supported.
 OUTPUT_PROJECTIONS = (
     "attention.output.dense",  # BERT, RoBERTa, ELECTRA, MiniLM
     "attention.out_lin",       # DistilBERT
     "attn.c_proj",             # GPT-2
-    "attn.out_proj",           # GPT-Neo
+    "attn.out_proj",           # GPT-J
+    "attention.out_proj",      # GPT-Neo (attn.attention.out_proj)
     "attention.dense",         # GPT-NeoX
+    "self_attention.dense",    # BLOOM, Falcon
     "self_attn.o_proj",        # llama, mistral, qwen2, gemma (SmolLM2)
+    "self_attn.out_proj",      # OPT
     "self_attn.dense",         # phi
 )
 
