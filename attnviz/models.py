@@ -68,6 +68,7 @@ class ModelOutput:
 
     logits: torch.Tensor
     attentions: list[torch.Tensor] | None = None
+    hidden_states: list[torch.Tensor] | None = None  # with return_hidden=True: (B, T, d) after each block
 
 
 class Encoder(nn.Module):
@@ -101,19 +102,28 @@ class Encoder(nn.Module):
                            if config.norm_first else nn.Identity())
 
     def forward(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                need_weights: bool = False, case_ids: torch.Tensor | None = None
-                ) -> tuple[torch.Tensor, list[torch.Tensor] | None]:
-        """ids, case_ids: (B, T) -> hidden (B, T, d) and, if asked, per-layer weights [(B, H, T, T)]."""
+                need_weights: bool = False, case_ids: torch.Tensor | None = None, *,
+                return_hidden: bool = False) -> tuple:
+        """ids, case_ids: (B, T) -> hidden (B, T, d) and, if asked, per-layer weights [(B, H, T, T)].
+
+        return_hidden=True adds a third item: the hidden state after each block [(B, T, d)] (kept in
+        local variables for this call only; nothing is stored on the module).
+        """
         x = self.token_embedding(ids) * self.embed_scale
         if self.case_embedding is not None:
             x = x + self.case_embedding(case_ids if case_ids is not None else torch.zeros_like(ids))
         x = self.positions(x)
         x = self.dropout(self.embedding_norm(x))
         attentions: list[torch.Tensor] | None = [] if need_weights else None
+        hidden_states: list[torch.Tensor] = []
         for block in self.blocks:
             x, weights = block(x, attention_mask, self.config.causal, need_weights)
             if attentions is not None:
                 attentions.append(weights)
+            if return_hidden:
+                hidden_states.append(x)
+        if return_hidden:
+            return self.final_norm(x), attentions, hidden_states
         return self.final_norm(x), attentions
 
 
@@ -139,9 +149,12 @@ class _LabelledEncoder(nn.Module):
         raise NotImplementedError
 
     def forward(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                need_weights: bool = False, case_ids: torch.Tensor | None = None) -> ModelOutput:
-        hidden, attentions = self.encoder(ids, attention_mask, need_weights, case_ids)
-        return ModelOutput(self.head(self.dropout(self.features(hidden, attention_mask))), attentions)
+                need_weights: bool = False, case_ids: torch.Tensor | None = None, *,
+                return_hidden: bool = False) -> ModelOutput:
+        hidden, attentions, *states = self.encoder(ids, attention_mask, need_weights, case_ids,
+                                                   return_hidden=return_hidden)
+        return ModelOutput(self.head(self.dropout(self.features(hidden, attention_mask))), attentions,
+                           states[0] if states else None)
 
 
 class SequenceClassifier(_LabelledEncoder):
@@ -169,9 +182,11 @@ class CausalLM(nn.Module):
         nn.init.normal_(self.head.weight, std=0.02)
 
     def forward(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                need_weights: bool = False, case_ids: torch.Tensor | None = None) -> ModelOutput:
-        hidden, attentions = self.encoder(ids, attention_mask, need_weights, case_ids)
-        return ModelOutput(self.head(hidden), attentions)  # (B, T, vocab)
+                need_weights: bool = False, case_ids: torch.Tensor | None = None, *,
+                return_hidden: bool = False) -> ModelOutput:
+        hidden, attentions, *states = self.encoder(ids, attention_mask, need_weights, case_ids,
+                                                   return_hidden=return_hidden)
+        return ModelOutput(self.head(hidden), attentions, states[0] if states else None)  # (B, T, vocab)
 
 
 MODEL_CLASSES: dict[str, type[nn.Module]] = {
