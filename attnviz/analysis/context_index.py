@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
 from attnviz.analysis.corpus import Progress, corpus_batches
@@ -157,7 +158,7 @@ class ContextIndex:
         try:
             meta = json.loads((path / "index.json").read_text(encoding="utf-8"))
             arrays = load_file(str(path / "index.safetensors"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, SafetensorError):
             return None  # no cache yet, or a damaged one: build again
         if meta.get("format") != FORMAT or meta.get("texts") != texts or meta.get("layer") != layer:
             return None
