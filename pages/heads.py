@@ -19,7 +19,8 @@ st.markdown(
     "included): **entropy** (nats; high = spread out), the mean weight on the **previous**, the "
     "**next** token and the token **itself**, the mass on **special** tokens ([CLS], [SEP], <s>…) and the "
     "mean **distance** |i − j| between a token and what it attends to. Each head gets a **role**:")
-st.code(head_role.__doc__.split("attend broadly (high entropy):", 1)[-1].strip(), language=None)
+rule = head_role.__doc__.split("attend broadly (high entropy):", 1)[-1]
+st.code("\n".join(line.strip() for line in rule.strip().splitlines()), language=None)
 st.caption("After Clark et al. 2019, “What does BERT look at? An Analysis of BERT's Attention”.")
 
 entry = ui.model_picker(key="heads_model", label="Model")

@@ -20,28 +20,33 @@ text = right.text_input("Sentence for the model checks", "The quick brown fox ju
                         key="verify_text", max_chars=500)
 
 
-def run_checks() -> list[verify.CheckResult]:
+def run_checks() -> list[tuple[str, verify.CheckResult]]:
+    """(what it was checked on, result) for every identity."""
     results = []
     pe = sinusoidal_encoding(128, d_model).numpy()  # (positions, d)
-    results.append(verify.pe_offset_check(pe))
-    results.append(verify.pe_rotation_check(pe, offset=7))
+    table = f"sinusoidal table, 128 positions x {d_model}"
+    results.append((table, verify.pe_offset_check(pe)))
+    results.append((table, verify.pe_rotation_check(pe, offset=7)))
     ours, reference = verify.copied_attention_pair(64, 4)
-    results.append(verify.mha_parity_check(ours, reference, torch.randn(2, 9, 64, generator=torch.Generator().manual_seed(0))))
+    x = torch.randn(2, 9, 64, generator=torch.Generator().manual_seed(0))  # (B, T, d)
+    results.append(("random weights, d_model 64, 4 heads", verify.mha_parity_check(ours, reference, x)))
     encoder = registry.available_models("sentiment") or registry.available_models("ner")
     if encoder:
         trace = ui.get_trace(encoder[0], text)
-        results.append(verify.row_sum_check(trace.weights))
-        results.append(verify.hide_special_check(trace, display.hide_special_tokens,
-                                                 getattr(ui.load_model(encoder[0]), "special_tokens", None)))
+        specials = getattr(ui.load_model(encoder[0]), "special_tokens", None)
+        results.append((encoder[0].name, verify.row_sum_check(trace.weights)))
+        results.append((encoder[0].name, verify.hide_special_check(trace, display.hide_special_tokens, specials)))
     lm = registry.available_models("lm")
     if lm:
-        results.append(verify.causal_check(ui.get_trace(lm[0], text).weights))
+        results.append((lm[0].name, verify.causal_check(ui.get_trace(lm[0], text).weights)))
     if registry.minilm_installed():
         bundle = ui.load_model(registry.MINILM_NAME)
         trace = bundle.trace(text)
-        results.append(verify.row_sum_check(trace.weights))
-        results.append(verify.hide_special_check(trace, display.hide_special_tokens, bundle.special_tokens))
-        results.append(verify.trace_parity_check(trace.weights, verify.reference_attentions(bundle, text)))
+        results.append((bundle.name, verify.row_sum_check(trace.weights)))
+        results.append((bundle.name, verify.hide_special_check(trace, display.hide_special_tokens,
+                                                               bundle.special_tokens)))
+        results.append((bundle.name, verify.trace_parity_check(trace.weights,
+                                                               verify.reference_attentions(bundle, text))))
     return results
 
 
@@ -52,10 +57,10 @@ if ui.require_text(text):
     except ui.USER_ERRORS as error:
         ui.show_error(error, "The checks could not run")
         st.stop()
-    table = pd.DataFrame([{"": r.mark, "identity": r.name, "worst error": f"{r.worst_error:.2e}",
-                           "tolerance": f"{r.tolerance:.0e}", "details": r.detail} for r in results])
+    table = pd.DataFrame([{"": r.mark, "identity": r.name, "on": subject, "worst error": f"{r.worst_error:.2e}",
+                           "tolerance": f"{r.tolerance:.0e}", "details": r.detail} for subject, r in results])
     st.dataframe(table, hide_index=True, key="verify_table")
-    failed = [r for r in results if not r.passed]
+    failed = [r for _, r in results if not r.passed]
     if failed:
         st.warning(f"{len(failed)} check(s) failed: " + "; ".join(ui.escape_markdown(r.name) for r in failed))
     else:
