@@ -1,7 +1,7 @@
 """AppTest of the Heads, Corpus search and Verify pages and of the training replay view."""
 from __future__ import annotations
 
-import json
+import time
 
 import pytest
 
@@ -110,3 +110,32 @@ def test_replay_view_slider_moves_the_grid_and_the_marker(replayed, tmp_path):
     assert_clean(at)
     empty = AppTest.from_function(replay_script, args=(str(tmp_path),), default_timeout=TIMEOUT).run()
     assert empty.info and empty.info[0].value == "no replay"
+
+
+def test_a_run_on_the_train_page_records_the_default_probe_and_replays_it(shared_data, tmp_path, monkeypatch):
+    from tests.test_train_page import WAIT_S, page, widget
+
+    monkeypatch.setenv("ATTNVIZ_USER_MODELS", str(tmp_path / "user_models"))
+    at = page()
+    probe = widget(at.text_input, "train_replay_sentiment")
+    assert probe.value  # a probe sentence is there by default
+    widget(at.number_input, "train_limit_sentiment").set_value(128)
+    next(n for n in at.number_input if n.label == "Epochs").set_value(1)
+    widget(at.slider, "train_layers").set_value(1)
+    widget(at.select_slider, "train_d_model").set_value(32)
+    widget(at.select_slider, "train_heads").set_value(2)
+    widget(at.selectbox, "train_device").select("cpu")
+    widget(at.text_input, "train_name").input("replayed")
+    at.run()
+    widget(at.button, "train_start").click().run()
+    deadline = time.monotonic() + WAIT_S
+    while not at.success and not at.error and time.monotonic() < deadline:
+        time.sleep(0.5)
+        at.run()
+    assert_clean(at)
+    replay = attnviz.load(str(tmp_path / "user_models" / "replayed")).replay()
+    assert replay and replay[0][0] == 0 and replay[-1][0] == 4  # 128 sentences / 32 per batch
+    step = next(s for s in at.select_slider if s.key.startswith("train_replay_"))
+    assert step.value == 4
+    chart_keys = set(charts(at))
+    assert any(k.endswith("_grid") for k in chart_keys) and any(k.endswith("_loss") for k in chart_keys)
