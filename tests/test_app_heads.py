@@ -139,3 +139,13 @@ def test_a_run_on_the_train_page_records_the_default_probe_and_replays_it(shared
     assert step.value == 4
     chart_keys = set(charts(at))
     assert any(k.endswith("_grid") for k in chart_keys) and any(k.endswith("_loss") for k in chart_keys)
+
+
+def test_the_explorer_replays_a_model_that_recorded_it(replayed, monkeypatch):
+    monkeypatch.setenv("ATTNVIZ_USER_MODELS", str(replayed.parent))
+    at = open_page("explorer", model=replayed.name)
+    assert_clean(at)
+    assert at.select_slider(key="explorer_replay_step_0").value == 10
+    assert "explorer_replay_grid" in charts(at)
+    plain = open_page("explorer", model="sentiment")
+    assert not [s for s in plain.select_slider if s.key and s.key.startswith("explorer_replay")]

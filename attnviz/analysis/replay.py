@@ -129,6 +129,11 @@ class Replay:
                 for i in order]
 
 
+def has_replay(folder: str | Path) -> bool:
+    """Whether a folder holds replay files (cheap: no reading)."""
+    return (Path(folder) / REPLAY_JSON).is_file() and (Path(folder) / REPLAY_WEIGHTS).is_file()
+
+
 def load_replay(folder: str | Path) -> Replay | None:
     """The replay recorded in a checkpoint folder; None when there is none (or it cannot be read)."""
     folder = Path(folder)
