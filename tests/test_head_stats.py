@@ -8,7 +8,9 @@ import pytest
 
 import attnviz
 from attnviz.analysis.head_stats import ROLES, head_role, head_statistics, head_statistics_from_weights, role_counts
+from attnviz.display import is_special
 from attnviz.errors import InputError
+from tests.test_hf import tiny_bert, tiny_bert_folder, tiny_gpt2, tiny_gpt2_folder  # noqa: F401 (fixtures)
 
 
 def one_head(matrix: np.ndarray) -> np.ndarray:
@@ -145,7 +147,7 @@ def assert_batched_equals_per_text(bundle) -> None:
     frame = head_statistics(bundle, SENTENCES, progress=lambda done, total: progress.append((done, total)))
     specials = getattr(bundle, "special_tokens", None)
     traces = [bundle.trace(t) for t in SENTENCES]
-    flags = [[(t in specials) if specials is not None else attnviz.display.is_special(t) for t in tr.tokens]
+    flags = [[(t in specials) if specials is not None else is_special(t) for t in tr.tokens]
              for tr in traces]
     reference = head_statistics_from_weights([tr.weights for tr in traces], flags, bundle.causal)
     cols = ["entropy", "previous", "next", "self", "special", "distance"]
@@ -174,3 +176,15 @@ def test_empty_corpus_or_sentence_is_refused():
         head_statistics(bundle, [])
     with pytest.raises(InputError):
         head_statistics(bundle, ["fine", "  "])
+
+
+def test_tiny_huggingface_encoder_and_decoder_batched_equal_per_text(tiny_bert, tiny_gpt2):  # noqa: F811
+    """Right padding with an attention mask is invisible for a BERT and for a GPT-2 (causal) model."""
+    for bundle in (tiny_bert, tiny_gpt2):
+        texts = ["the cat sat on the mat.", "a dog ran", "the big red dog sat, the cat ran in the park."]
+        frame = head_statistics(bundle, texts)
+        traces = [bundle.trace(t) for t in texts]
+        flags = [[t in bundle.special_tokens for t in tr.tokens] for tr in traces]
+        reference = head_statistics_from_weights([tr.weights for tr in traces], flags, bundle.causal)
+        cols = ["entropy", "previous", "next", "self", "special", "distance"]
+        np.testing.assert_allclose(frame[cols].to_numpy(), reference[cols].to_numpy(), rtol=1e-4, atol=1e-5)
