@@ -150,6 +150,7 @@ def run_job(spec: JobSpec, on_progress: Callable[[Progress], None] | None = None
     if spec.replay_texts:
         from attnviz.analysis.replay import ReplayRecorder
         recorder = ReplayRecorder(list(spec.replay_texts), tokenizer, spec.task, spec.replay_every)
+        recorder.prepare(model.config.max_len)  # a probe the tokenizer cannot read fails before training
 
     def save_best_so_far(current, dev_value: float) -> None:
         """While training: the best model so far, so an interrupted run leaves a usable checkpoint."""

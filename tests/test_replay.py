@@ -91,3 +91,13 @@ def test_cli_takes_repeated_replay_texts():
     args = build_parser().parse_args(["train", "--task", "sentiment", "--out", "x", "--replay-text", "one",
                                       "--replay-text", "two", "--replay-every", "25"])
     assert args.replay_text == ["one", "two"] and args.replay_every == 25
+
+
+def test_a_probe_without_tokens_fails_before_training(tmp_path, shared_data):
+    spec = JobSpec(task="sentiment", out=str(tmp_path / "s"),
+                   train=TrainConfig(task="sentiment", epochs=1, batch_size=4, device="cpu"),
+                   shape=ModelShape(d_model=16, n_heads=2, n_layers=1, d_ff=32, max_len=16),
+                   replay_texts=("\u0301",))  # a lone combining accent: the word tokenizer gives no token
+    with pytest.raises(ValueError, match="replay text"):
+        run_job(spec, train_data=[("a good film", 1), ("bad", 0)] * 4, dev_data=[("good", 1)])
+    assert not (tmp_path / "s").exists()

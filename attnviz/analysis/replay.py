@@ -56,7 +56,9 @@ class ReplayRecorder:
         if self.every < 0:
             raise ValueError("--replay-every must be 0 or more")
 
-    def _encode(self, max_len: int) -> None:
+    def prepare(self, max_len: int) -> None:
+        """Encode the probes now (ValueError for one that gives no token), before training starts."""
+        self._encoded = []
         for text in self.texts:
             encoded = probe_encoding(self.tokenizer, self.task, text, max_len)
             if not encoded.ids:
@@ -68,7 +70,7 @@ class ReplayRecorder:
         if not self.texts:
             return
         if not self._encoded:
-            self._encode(model.config.max_len)
+            self.prepare(model.config.max_len)
         if loss is not None and step % max(1, total_steps // LOSS_POINTS) == 0:
             self.loss.append((step, float(loss)))
         every = self.every or max(1, total_steps // DEFAULT_SNAPSHOTS)
