@@ -19,6 +19,9 @@ text = ui.text_input_synced("Sentence", key="search_text", default="The film is 
 picked = av.corpus_picker("search", full=True)
 if entry is not None and picked is not None and ui.require_text(text):
     described, corpus = picked
+    text, clipped = ui.clip_text(text)
+    if clipped:
+        st.info(clipped)
     try:
         bundle = ui.load_model(entry)
         batch = bundle.forward_batch([text], attentions=False)
@@ -32,7 +35,7 @@ if entry is not None and picked is not None and ui.require_text(text):
                               key=f"search_layer_{bundle.n_layers}") if bundle.n_layers > 1 else 0
         k = right.slider("Results", 1, 50, 10, key="search_k")
         with st.spinner(f"Embedding {len(corpus):,} sentences at layer {layer} (once per model and layer)…"):
-            index = av.context_index(entry, corpus, layer)
+            index = av.context_index(entry, corpus, layer, disk=described != "typed")
         hits = index.search(text, token_index, k)
     except ui.USER_ERRORS as error:
         ui.show_error(error, "The search did not work")

@@ -149,3 +149,18 @@ def test_the_explorer_replays_a_model_that_recorded_it(replayed, monkeypatch):
     assert "explorer_replay_grid" in charts(at)
     plain = open_page("explorer", model="sentiment")
     assert not [s for s in plain.select_slider if s.key and s.key.startswith("explorer_replay")]
+
+
+def test_typed_corpora_are_not_written_to_the_disk_cache(tmp_path):
+    cache = tmp_path / "cache"
+    at = open_page("search", model="sentiment", text="a dull story")  # the SST-2 dev set (maybe on disk)
+
+    def entries() -> set[str]:
+        return {p.name for p in cache.iterdir()} if cache.is_dir() else set()
+
+    before = entries()
+    at.radio(key="search_corpus").set_value("sentences I type").run()
+    at.text_area(key="search_typed").set_value("one typed line\nand another one").run()
+    assert_clean(at)
+    assert len(dataframe(at, "context")) > 0
+    assert entries() == before

@@ -60,13 +60,14 @@ def head_table(entry: ModelEntry, texts: list[str]) -> pd.DataFrame:
 
 
 @st.cache_resource(show_spinner=False, max_entries=6)
-def _index(source: str, mtime: int, device: str, texts: tuple[str, ...], layer: int) -> ContextIndex:
-    return ContextIndex.build(_load_cached(source, mtime, device), list(texts), layer)
+def _index(source: str, mtime: int, device: str, texts: tuple[str, ...], layer: int, disk: bool) -> ContextIndex:
+    return ContextIndex.build(_load_cached(source, mtime, device), list(texts), layer, cache=disk)
 
 
-def context_index(entry: ModelEntry, texts: list[str], layer: int) -> ContextIndex:
-    """The corpus index of a model at a layer (built once per server, cached on disk too)."""
-    return _index(entry.source, _config_mtime(entry.source), str(app_device()), tuple(texts), layer)
+def context_index(entry: ModelEntry, texts: list[str], layer: int, disk: bool = True) -> ContextIndex:
+    """The corpus index of a model at a layer, built once per server process; disk=True also keeps
+    it on disk (for the shared dev sets only: typed corpora must not fill the disk of a hosted app)."""
+    return _index(entry.source, _config_mtime(entry.source), str(app_device()), tuple(texts), layer, disk)
 
 
 def replay_view(folder: str | Path, key: str, model_name: str = "") -> bool:
