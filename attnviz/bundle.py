@@ -11,6 +11,7 @@ import torch
 
 from attnviz.analysis.ablation import normalize_heads
 from attnviz.analysis.attribution import DEFAULT_STEPS, Attribution, EmbeddingInputs, attribute
+from attnviz.batched import BatchOutput, pad_ids, stack_layers
 from attnviz.checkpoint import Checkpoint, load_checkpoint
 from attnviz.errors import InputError, require_text
 from attnviz.generate import GenerationConfig, GenerationResult, generate
@@ -122,6 +123,29 @@ class Bundle:
             notes.append(f"The text was cut to its {where} {self.max_len} tokens, the model's context length.")
         return AttentionTrace(weights.astype(np.float32), encoded.tokens, causal=self.causal,
                               model_name=self.name, notes=notes)
+
+    @torch.no_grad()
+    def forward_batch(self, texts: list[str], *, attentions: bool = True, hidden: bool = False) -> BatchOutput:
+        """The texts in one padded forward pass (see attnviz.batched); raw tokens, specials included."""
+        from attnviz.display import is_special
+
+        encoded = [self.encode(text) for text in texts]
+        ids, mask = pad_ids([e.ids for e in encoded], self.tokenizer.pad_id or 0, self.device)
+        cases = None
+        if any(e.case_ids for e in encoded):
+            cases, _ = pad_ids([e.case_ids or [0] * len(e.ids) for e in encoded], 0, self.device)
+        output = self.model(ids, mask, need_weights=attentions, case_ids=cases, return_hidden=hidden)
+        return BatchOutput([e.tokens for e in encoded], [[is_special(t) for t in e.tokens] for e in encoded],
+                           [len(e.ids) for e in encoded],
+                           stack_layers(output.attentions) if attentions else None,
+                           stack_layers(output.hidden_states) if hidden else None)
+
+    def replay(self, probe: int = 0) -> list[tuple[int, AttentionTrace]]:
+        """[(step, trace)] of probe sentence `probe` recorded while training, in step order; [] if none."""
+        from attnviz.analysis.replay import load_replay
+
+        replay = load_replay(self.source)
+        return replay.traces(probe, self.name) if replay is not None else []
 
     def predict(self, texts: list[str], *, ablate: Iterable | None = None) -> list[dict]:
         """One dict per text: the label and probabilities (sentiment), the tags and entities (ner),

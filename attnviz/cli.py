@@ -72,6 +72,12 @@ def _add_train(sub) -> None:
                    help="mixed precision on CUDA (auto: bf16 where supported)")
     g.add_argument("--save-dtype", choices=["float32", "float16"], default="float32",
                    help="how the weights are stored (float16 halves the file)")
+    g = p.add_argument_group("training replay")
+    g.add_argument("--replay-text", action="append", default=[], metavar="TEXT",
+                   help="a probe sentence whose attention is stored at step 0 and every --replay-every steps "
+                        "(replay.safetensors in the checkpoint folder); repeat for more sentences")
+    g.add_argument("--replay-every", type=_positive_int, default=0,
+                   help="steps between replay snapshots (0: about 40 over the run)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -130,7 +136,8 @@ def _job_spec(args: argparse.Namespace, argv: list[str]) -> JobSpec:
                    data_root=None if train_file else (str(data) if data else None), train_file=train_file,
                    dev_file=args.dev, hub=args.hub, init=args.init, init_layers=args.init_layers,
                    max_vocab=args.max_vocab, case_features=args.case_features, tokenizer=args.tokenizer, train_limit=args.train_limit,
-                   save_dtype=args.save_dtype, command="python -m attnviz " + shlex.join(argv))
+                   save_dtype=args.save_dtype, command="python -m attnviz " + shlex.join(argv),
+                   replay_texts=tuple(args.replay_text), replay_every=args.replay_every)
 
 
 def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:

@@ -14,6 +14,7 @@ import torch
 
 from attnviz.analysis.ablation import hooked_ablation, normalize_heads
 from attnviz.analysis.attribution import DEFAULT_STEPS, Attribution, EmbeddingInputs, attribute
+from attnviz.batched import BatchOutput, pad_ids, stack_layers
 from attnviz.bundle import WORD_PATTERN
 from attnviz.checkpoint import CheckpointError
 from attnviz.errors import InputError, require_text
@@ -180,6 +181,30 @@ class HFBundle:
             notes.append(f"The text was cut to its {where} {self.max_len} tokens, the model's context length.")
         return AttentionTrace(weights.astype(np.float32), encoded.tokens, causal=self.causal,
                               model_name=self.name, notes=notes)
+
+    @torch.inference_mode()
+    def forward_batch(self, texts: list[str], *, attentions: bool = True, hidden: bool = False) -> BatchOutput:
+        """The texts in one padded forward pass (see attnviz.batched); each text is encoded alone, as
+        `encode` does, so the shared tokenizer is never reconfigured for padding."""
+        encoded = [self.encode(text) for text in texts]
+        pad = getattr(self.tokenizer, "pad_token_id", None)
+        ids, mask = pad_ids([e.ids for e in encoded], pad if pad is not None else 0, self.device)
+        options = {"attention_mask": mask.long(), "output_attentions": attentions,
+                   "output_hidden_states": hidden, "return_dict": True}
+        if self.causal:
+            options["use_cache"] = False
+        output = self.model(input_ids=ids, **options)
+        if attentions and (not output.attentions or any(a is None for a in output.attentions)):
+            raise ModelLoadError(f"model {self.name} cannot return attention weights")
+        specials = self.special_tokens
+        return BatchOutput([e.tokens for e in encoded], [[t in specials for t in e.tokens] for e in encoded],
+                           [len(e.ids) for e in encoded],
+                           stack_layers(output.attentions) if attentions else None,
+                           stack_layers(output.hidden_states[1:]) if hidden else None)  # [0]: embeddings
+
+    def replay(self, probe: int = 0) -> list[tuple[int, AttentionTrace]]:
+        """A pretrained model has no training replay: always []."""
+        return []
 
     def predict(self, texts: list[str], *, ablate: Iterable | None = None) -> list[dict]:
         """One dict per text with "text", "tokens", "truncated" and:

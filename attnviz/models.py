@@ -69,6 +69,7 @@ class ModelOutput:
 
     logits: torch.Tensor
     attentions: list[torch.Tensor] | None = None
+    hidden_states: list[torch.Tensor] | None = None  # with return_hidden=True: (B, T, d) after each block
 
 
 class Encoder(nn.Module):
@@ -103,12 +104,14 @@ class Encoder(nn.Module):
 
     def forward(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 need_weights: bool = False, case_ids: torch.Tensor | None = None, *,
-                ablate: Collection[tuple[int, int]] = (), token_embeds: torch.Tensor | None = None
-                ) -> tuple[torch.Tensor, list[torch.Tensor] | None]:
+                ablate: Collection[tuple[int, int]] = (), token_embeds: torch.Tensor | None = None,
+                return_hidden: bool = False) -> tuple:
         """ids, case_ids: (B, T) -> hidden (B, T, d) and, if asked, per-layer weights [(B, H, T, T)].
 
         ablate: (layer, head) pairs switched off for this call (see MultiHeadSelfAttention).
         token_embeds: (B, T, d) used instead of token_embedding(ids) (for gradients w.r.t. the input).
+        return_hidden=True adds a third item: the hidden state after each block [(B, T, d)] (kept in
+        local variables for this call only; nothing is stored on the module).
         """
         x = (self.token_embedding(ids) if token_embeds is None else token_embeds) * self.embed_scale
         if self.case_embedding is not None:
@@ -116,11 +119,16 @@ class Encoder(nn.Module):
         x = self.positions(x)
         x = self.dropout(self.embedding_norm(x))
         attentions: list[torch.Tensor] | None = [] if need_weights else None
+        hidden_states: list[torch.Tensor] = []
         for index, block in enumerate(self.blocks):
             heads = [head for layer, head in ablate if layer == index]
             x, weights = block(x, attention_mask, self.config.causal, need_weights, ablate=heads)
             if attentions is not None:
                 attentions.append(weights)
+            if return_hidden:
+                hidden_states.append(x)
+        if return_hidden:
+            return self.final_norm(x), attentions, hidden_states
         return self.final_norm(x), attentions
 
 
@@ -147,10 +155,12 @@ class _LabelledEncoder(nn.Module):
 
     def forward(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 need_weights: bool = False, case_ids: torch.Tensor | None = None, *,
-                ablate: Collection[tuple[int, int]] = (), token_embeds: torch.Tensor | None = None) -> ModelOutput:
-        hidden, attentions = self.encoder(ids, attention_mask, need_weights, case_ids,
-                                          ablate=ablate, token_embeds=token_embeds)
-        return ModelOutput(self.head(self.dropout(self.features(hidden, attention_mask))), attentions)
+                ablate: Collection[tuple[int, int]] = (), token_embeds: torch.Tensor | None = None,
+                return_hidden: bool = False) -> ModelOutput:
+        hidden, attentions, *states = self.encoder(ids, attention_mask, need_weights, case_ids, ablate=ablate,
+                                                   token_embeds=token_embeds, return_hidden=return_hidden)
+        return ModelOutput(self.head(self.dropout(self.features(hidden, attention_mask))), attentions,
+                           states[0] if states else None)
 
 
 class SequenceClassifier(_LabelledEncoder):
@@ -179,10 +189,11 @@ class CausalLM(nn.Module):
 
     def forward(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 need_weights: bool = False, case_ids: torch.Tensor | None = None, *,
-                ablate: Collection[tuple[int, int]] = (), token_embeds: torch.Tensor | None = None) -> ModelOutput:
-        hidden, attentions = self.encoder(ids, attention_mask, need_weights, case_ids,
-                                          ablate=ablate, token_embeds=token_embeds)
-        return ModelOutput(self.head(hidden), attentions)  # (B, T, vocab)
+                ablate: Collection[tuple[int, int]] = (), token_embeds: torch.Tensor | None = None,
+                return_hidden: bool = False) -> ModelOutput:
+        hidden, attentions, *states = self.encoder(ids, attention_mask, need_weights, case_ids, ablate=ablate,
+                                                   token_embeds=token_embeds, return_hidden=return_hidden)
+        return ModelOutput(self.head(hidden), attentions, states[0] if states else None)  # (B, T, vocab)
 
 
 MODEL_CLASSES: dict[str, type[nn.Module]] = {

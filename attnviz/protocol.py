@@ -12,6 +12,7 @@ import torch
 
 if TYPE_CHECKING:
     from attnviz.analysis.attribution import Attribution, EmbeddingInputs
+    from attnviz.batched import BatchOutput
     from attnviz.generate import GenerationConfig, GenerationResult
     from attnviz.trace import AttentionTrace
 
@@ -62,3 +63,9 @@ class ModelBundle(Protocol):
                   position: int | None = None, steps: int = 32) -> Attribution: ...
 
     def embedding_inputs(self, text: str) -> EmbeddingInputs: ...
+
+    def forward_batch(self, texts: list[str], *, attentions: bool = True, hidden: bool = False) -> BatchOutput:
+        """The texts in one padded forward pass: raw tokens, attentions and/or hidden states."""
+
+    def replay(self, probe: int = 0) -> list[tuple[int, AttentionTrace]]:
+        """[(step, trace)] of a probe sentence recorded while training; [] when there is none."""

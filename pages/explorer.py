@@ -4,6 +4,8 @@ from __future__ import annotations
 import streamlit as st
 
 from attnviz import display, plots, ui
+from attnviz.analysis.replay import has_replay
+from attnviz.ui.analysis_views import replay_view
 
 EXAMPLES = [
     "The animal didn't cross the street because it was too tired.",
@@ -52,3 +54,7 @@ if entry is not None and ui.require_text(text):
         ui.head_view(trace, "explorer", entry.name, "One head up close")
     except ui.USER_ERRORS as exc:
         ui.show_error(exc)
+
+if entry is not None and has_replay(entry.source):  # a model trained with --replay-text
+    with st.expander("Training replay: how this model's attention formed"):
+        replay_view(entry.source, key="explorer_replay", model_name=entry.name)

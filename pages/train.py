@@ -19,6 +19,7 @@ from attnviz.device import describe_device, pick_device
 from attnviz.jobs import JobBoard, TrainingJob, check_labels, safe_name, user_models_dir
 from attnviz.train import TrainConfig
 from attnviz.training_job import JobSpec, ModelShape
+from attnviz.ui.analysis_views import replay_view
 
 TASKS = {"sentiment": "Sentiment: positive or negative (SST-2 sentences)",
          "ner": "Named entities: people, organisations, places (WikiANN)",
@@ -36,6 +37,9 @@ PRETRAINED = "all-MiniLM-L6-v2"
 TASK_SCRIPTS = {"sentiment": "sentiment.py", "ner": "ner.py", "lm": "generation.py"}
 TASK_PAGES = {"sentiment": "Sentiment", "ner": "Named entities", "lm": "Text generation"}
 md = ui.escape_markdown  # every path, name and message shown goes through it
+REPLAY_PROBES = {"sentiment": "a gripping , funny and moving film .",  # the probe whose attention is replayed
+                 "ner": "Angela Merkel visited the Google offices in Paris .",
+                 "lm": "To be, or not to be, that is the question."}
 
 
 @st.cache_resource(show_spinner=False)
@@ -147,6 +151,10 @@ def settings_section(task: str, n_examples: int | None) -> tuple[dict, dict]:
     except ValueError as error:
         st.warning(md(error))
     dev_limit = QUICK_DEV[task] if quick else 0
+    probe = st.text_input("Replay sentence (its attention is recorded as the model trains)",
+                          REPLAY_PROBES[task], key=f"train_replay_{task}", max_chars=300,
+                          help="Leave empty to record nothing. After the run, a slider replays every head.")
+    spec["replay_texts"] = (probe.strip(),) if probe.strip() else ()
     train = dict(task=task, epochs=int(epochs), max_steps=int(steps), batch_size=int(batch), lr=float(lr),
                  schedule="linear", warmup_steps=max(5, min(500, planned // 10)), device=device,
                  eval_every=max(50, int(steps) // 3) if task == "lm" else 0, eval_limit=dev_limit)
@@ -197,6 +205,9 @@ def show_ended(job: TrainingJob) -> None:
     history = job.history_rows()
     if history:
         ui.plot(plots.training_chart(history, history[-1]["metric_name"]), key=f"train_chart_{job.id}")
+    with st.expander("Replay: how the attention formed", expanded=True):
+        if not replay_view(job.folder, key=f"train_replay_{job.id}", model_name=job.name):
+            st.caption("This run recorded no replay (no replay sentence was given).")
 
 
 def show_running(job: TrainingJob) -> None:
