@@ -7,7 +7,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from attnviz.checkpoint import CheckpointError
+from attnviz.checkpoint import CheckpointError, check_replaceable
 from attnviz.data import DataError
 from attnviz.errors import InputError
 from attnviz.train import Progress, TrainConfig
@@ -116,8 +116,10 @@ def _job_spec(args: argparse.Namespace, argv: list[str]) -> JobSpec:
     if data is not None and not data.exists():
         raise FileNotFoundError(f"--data {data} does not exist")
     out = Path(args.out)
-    if out.exists() and any(out.iterdir()) and not args.overwrite:
-        raise ValueError(f"--out {out} exists; pass --overwrite to replace it")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        if not args.overwrite:
+            raise ValueError(f"--out {out} exists; pass --overwrite to replace it")
+        check_replaceable(out)  # only ever an attnviz checkpoint folder (or an empty one)
     config = TrainConfig(task=args.task, epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size,
                          lr=args.lr, schedule=args.schedule, warmup_steps=args.warmup,
                          weight_decay=args.weight_decay, clip_norm=args.clip, eval_every=args.eval_every,

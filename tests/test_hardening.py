@@ -1,0 +1,369 @@
+"""Hostile and careless inputs to the library (issue 11, items 1-7): each is refused quickly with a
+one-line error of the right class, allocates nothing the files do not justify, and loses no data."""
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+import attnviz
+from attnviz import registry
+from attnviz.checkpoint import (CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE, CheckpointError, load_checkpoint,
+                                save_checkpoint)
+from attnviz.errors import InputError
+from attnviz.generate import MAX_NEW_TOKENS_CAP, GenerationConfig
+
+from test_checkpoint import LABELS, make_model, saved
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def edit_config(folder: Path, **model_changes) -> Path:
+    document = json.loads((folder / CONFIG_FILE).read_text())
+    for key, value in model_changes.items():
+        if key in ("labels", "task", "tokenizer"):
+            document[key] = value
+        else:
+            document["model"][key] = value
+    (folder / CONFIG_FILE).write_text(json.dumps(document))
+    return folder
+
+
+# ------------------------------------------------------------------------- 1. remote code
+
+def remote_code_folder(tmp_path: Path) -> tuple[Path, Path]:
+    folder = tmp_path / "evil"
+    folder.mkdir()
+    marker = tmp_path / "code-ran"
+    (folder / "config.json").write_text(json.dumps({
+        "model_type": "evilbert", "architectures": ["EvilModel"],
+        "auto_map": {"AutoConfig": "evil.EvilConfig", "AutoModel": "evil.EvilModel"}}))
+    (folder / "evil.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n"
+                                    "from transformers import PretrainedConfig\n"
+                                    "class EvilConfig(PretrainedConfig):\n    model_type = 'evilbert'\n")
+    (folder / "model.safetensors").write_bytes(b"")
+    return folder, marker
+
+
+def test_a_folder_asking_for_remote_code_is_refused_whatever_stdin_says(tmp_path, monkeypatch):
+    folder, marker = remote_code_folder(tmp_path)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("y\n" * 10))
+    started = time.perf_counter()
+    with pytest.raises(CheckpointError, match="code"):
+        attnviz.load(str(folder))
+    assert time.perf_counter() - started < 5
+    assert not marker.exists()
+
+
+def test_remote_code_in_tokenizer_config_is_refused_too(tmp_path):
+    folder, marker = remote_code_folder(tmp_path)
+    (folder / "config.json").write_text(json.dumps({"model_type": "bert"}))
+    (folder / "tokenizer_config.json").write_text(json.dumps({"auto_map": {"AutoTokenizer": ["evil.T", None]}}))
+    with pytest.raises(CheckpointError, match="code"):
+        attnviz.load(str(folder))
+    assert not marker.exists()
+
+
+def test_hf_loading_passes_trust_remote_code_false(monkeypatch):
+    transformers = pytest.importorskip("transformers")
+    from attnviz import hf
+    seen = []
+    for owner in (transformers.AutoConfig, transformers.AutoTokenizer, transformers.AutoModel):
+        original = owner.from_pretrained
+
+        def recording(*args, _original=original, _owner=owner, **kwargs):
+            seen.append((_owner.__name__, kwargs.get("trust_remote_code", "not passed")))
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(owner, "from_pretrained", recording)
+    hf.load_hf(registry.MINILM_NAME)
+    assert {owner for owner, _ in seen} == {"AutoConfig", "AutoTokenizer", "AutoModel"}
+    assert all(value is False for _, value in seen), seen
+
+
+# ------------------------------------------------------------------------- 2. --overwrite
+
+TINY_LM = ["--task", "lm", "--max-steps", "1", "--layers", "1", "--d-model", "8", "--heads", "1", "--d-ff", "8",
+           "--max-len", "16", "--quiet", "--overwrite"]
+
+
+def run_cli(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    return subprocess.run([sys.executable, "-m", "attnviz", *args], capture_output=True, text=True, cwd=REPO,
+                          env=env, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def tiny_text(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("text") / "tiny.txt"
+    path.write_text("to be or not to be, that is the question.\n" * 40)
+    return path
+
+
+def test_overwrite_refuses_a_folder_of_user_files(tmp_path, tiny_text):
+    out = tmp_path / "my-documents"
+    out.mkdir()
+    (out / "thesis.tex").write_text("years of work")
+    result = run_cli("train", "--data", str(tiny_text), "--out", str(out), *TINY_LM)
+    assert result.returncode == 2, result.stderr
+    assert "not an attnviz checkpoint" in result.stderr and "Traceback" not in result.stderr
+    assert (out / "thesis.tex").read_text() == "years of work"
+
+
+def test_overwrite_refuses_the_parent_of_checkpoints(tmp_path, tiny_text):
+    parent = tmp_path / "checkpoints"
+    saved(parent, "lm")
+    result = run_cli("train", "--data", str(tiny_text), "--out", str(parent), *TINY_LM)
+    assert result.returncode == 2
+    assert (parent / "lm" / WEIGHTS_FILE).is_file()
+
+
+def test_overwrite_replaces_a_checkpoint_and_fills_an_empty_folder(tmp_path, tiny_text):
+    old = saved(tmp_path, "lm")
+    before = (old / WEIGHTS_FILE).read_bytes()
+    result = run_cli("train", "--data", str(tiny_text), "--out", str(old), *TINY_LM)
+    assert result.returncode == 0, result.stderr
+    assert (old / WEIGHTS_FILE).read_bytes() != before
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert run_cli("train", "--data", str(tiny_text), "--out", str(empty), *TINY_LM).returncode == 0
+
+
+def test_save_checkpoint_never_replaces_a_folder_that_is_not_one(tmp_path):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("keep me")
+    model, tokenizer = make_model("lm")
+    with pytest.raises(CheckpointError, match="not an attnviz checkpoint"):
+        save_checkpoint(folder, model, tokenizer, "lm", [])
+    assert (folder / "notes.txt").read_text() == "keep me"
+
+
+# ------------------------------------------------------------------------- 3. hostile files and configs
+
+@pytest.mark.parametrize("changes,match", [
+    ({"n_heads": 0}, "n_heads"),
+    ({"layer_norm_eps": -1.0}, "layer_norm_eps"),
+    ({"n_layers": "2"}, "n_layers"),
+    ({"n_layers": 2.5}, "n_layers"),
+    ({"n_layers": True}, "n_layers"),
+    ({"dropout": 7.0}, "dropout"),
+    ({"labels": 5}, "labels"),
+    ({"labels": [1, 2]}, "labels"),
+    ({"task": ["sentiment"]}, "task"),
+    ({"tokenizer": "word"}, "tokenizer"),
+    ({"n_layers": 10_000}, "n_layers"),
+    ({"d_ff": 10_000_000}, "d_ff"),
+    ({"vocab_size": 1_600_000}, "vocab_size"),
+    ({"activation": "rm -rf"}, "activation"),
+])
+def test_bad_config_values_are_checkpoint_errors(tmp_path, changes, match):
+    folder = edit_config(saved(tmp_path, "sentiment"), **changes)
+    with pytest.raises(CheckpointError, match=match):
+        load_checkpoint(folder)
+
+
+def test_a_deeply_nested_config_is_a_checkpoint_error(tmp_path):
+    folder = saved(tmp_path, "sentiment")
+    (folder / CONFIG_FILE).write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(CheckpointError):
+        load_checkpoint(folder)
+
+
+@pytest.mark.parametrize("name", [CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE])
+def test_dev_zero_and_fifos_are_refused_at_once(tmp_path, name):
+    folder = saved(tmp_path, "sentiment")
+    (folder / name).unlink()
+    (folder / name).symlink_to("/dev/zero")
+    started = time.perf_counter()
+    with pytest.raises(CheckpointError, match="not a regular file"):
+        load_checkpoint(folder)
+    (folder / name).unlink()
+    os.mkfifo(folder / name)
+    with pytest.raises(CheckpointError, match="not a regular file"):
+        load_checkpoint(folder)
+    assert time.perf_counter() - started < 5
+
+
+def test_oversized_config_and_safetensors_header_are_refused(tmp_path):
+    folder = saved(tmp_path, "sentiment")
+    document = json.loads((folder / CONFIG_FILE).read_text())
+    document["metadata"] = {"padding": "x" * 3_000_000}
+    (folder / CONFIG_FILE).write_text(json.dumps(document))
+    with pytest.raises(CheckpointError, match="too big"):
+        load_checkpoint(folder)
+    folder = saved(tmp_path / "b", "sentiment")
+    with open(folder / WEIGHTS_FILE, "r+b") as handle:
+        handle.write(struct.pack("<Q", 10**15))  # a header "10^15 bytes long"
+    with pytest.raises(CheckpointError, match="header"):
+        load_checkpoint(folder)
+
+
+def test_config_shapes_are_checked_against_the_header_before_building(tmp_path, monkeypatch):
+    folder = edit_config(saved(tmp_path, "sentiment"), d_ff=64)  # fits the ranges, not the tensors
+    import attnviz.checkpoint as checkpoint_module
+
+    def never(*args, **kwargs):
+        raise AssertionError("a model was built before the shapes were checked")
+
+    monkeypatch.setattr(checkpoint_module, "build_model", never)
+    with pytest.raises(CheckpointError, match="does not match"):
+        load_checkpoint(folder)
+
+
+HOSTILE_SCRIPT = r"""
+import json, os, resource, sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[2])
+from attnviz.checkpoint import load_checkpoint, CheckpointError
+results = {}
+for folder in sorted(Path(sys.argv[1]).iterdir()):
+    started = time.perf_counter()
+    try:
+        load_checkpoint(folder)
+        outcome = "loaded"
+    except CheckpointError as error:
+        outcome = "CheckpointError: " + str(error)[:150]
+    except BaseException as error:
+        outcome = type(error).__name__ + ": " + str(error)[:150]
+    results[folder.name] = [outcome, round(time.perf_counter() - started, 3)]
+results["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps(results))
+"""
+
+
+def hostile_folders(root: Path) -> None:
+    for name, changes in {"n_layers_1e4": {"n_layers": 9_999}, "d_ff_1e7": {"d_ff": 9_999_999},
+                          "vocab_1_6M": {"vocab_size": 1_600_000}, "max_len_1e8": {"max_len": 10**8}}.items():
+        edit_config(saved(root / "tmp" / name, "sentiment"), **changes).rename(root / "cases" / name)
+    for name in (CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE):
+        for kind in ("zero", "fifo"):
+            folder = saved(root / "tmp" / f"{kind}-{name}", "sentiment")
+            (folder / name).unlink()
+            (folder / name).symlink_to("/dev/zero") if kind == "zero" else os.mkfifo(folder / name)
+            folder.rename(root / "cases" / f"{kind}-{name}")
+
+
+def test_hostile_checkpoints_are_refused_within_seconds_and_1_5_gb(tmp_path):
+    (tmp_path / "cases").mkdir()
+    hostile_folders(tmp_path)
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    result = subprocess.run([sys.executable, "-c", HOSTILE_SCRIPT, str(tmp_path / "cases"), str(REPO)],
+                            capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout)
+    peak = report.pop("peak_rss_mb")
+    print(json.dumps(report, indent=1), f"peak RSS {peak:.0f} MB")
+    assert peak < 1500
+    for name, (outcome, seconds) in report.items():
+        assert outcome.startswith("CheckpointError"), (name, outcome)
+        assert seconds < 5, (name, seconds)
+
+
+# ------------------------------------------------------------------------- 4. the registry
+
+def test_registry_skips_and_names_broken_folders(tmp_path, monkeypatch):
+    root = tmp_path / "user"
+    saved(root, "sentiment")
+    edit_config(saved(tmp_path / "x", "ner").rename(root / "zero-heads"), n_heads=0)
+    nested = saved(tmp_path / "y", "lm").rename(root / "nested")
+    (nested / CONFIG_FILE).write_text('{"format": "attnviz", "task": ' + "[" * 50_000 + "]" * 50_000 + "}")
+    fifo = root / "fifo"
+    fifo.mkdir()
+    os.mkfifo(fifo / CONFIG_FILE)
+    monkeypatch.setenv("ATTNVIZ_USER_MODELS", str(root))
+    monkeypatch.setenv("ATTNVIZ_CHECKPOINTS", str(tmp_path / "none"))
+    names = [e.name for e in registry.available_models() if e.kind == "user"]
+    assert names == ["sentiment"]
+    skipped = dict(registry.skipped_folders())
+    assert set(skipped) == {str(root / "zero-heads"), str(root / "nested"), str(root / "fifo")}
+    assert "n_heads" in skipped[str(root / "zero-heads")]
+
+
+# ------------------------------------------------------------------------- 5. generation settings
+
+@pytest.mark.parametrize("field,value", [("temperature", math.inf), ("temperature", math.nan),
+                                         ("temperature", -1.0), ("top_p", math.nan), ("top_p", 0.0),
+                                         ("top_k", -1), ("max_new_tokens", MAX_NEW_TOKENS_CAP + 1),
+                                         ("max_new_tokens", 2.5), ("n_candidates", 0), ("seed", "a")])
+def test_generation_config_names_the_field_and_its_range(field, value):
+    with pytest.raises(ValueError, match=field):
+        GenerationConfig(**{field: value})
+
+
+def test_generate_cli_caps_max_new_tokens(tmp_path):
+    folder = saved(tmp_path, "lm")
+    result = run_cli("generate", str(folder), "--max-new-tokens", "1000000")
+    assert result.returncode == 2 and "max_new_tokens" in result.stderr and "Traceback" not in result.stderr
+    result = run_cli("generate", str(folder), "--temperature", "inf")
+    assert result.returncode == 2 and "temperature" in result.stderr and "Traceback" not in result.stderr
+
+
+# ------------------------------------------------------------------------- 6. lone surrogates
+
+@pytest.mark.parametrize("task", ["sentiment", "ner", "lm"])
+def test_a_lone_surrogate_is_an_input_error(tmp_path, task):
+    bundle = attnviz.load(saved(tmp_path, task))
+    with pytest.raises(InputError, match="surrogate"):
+        bundle.predict(["a good \ud800 film"])
+    with pytest.raises(InputError, match="surrogate"):
+        bundle.trace("a good \udfff film")
+    if task == "lm":
+        with pytest.raises(InputError, match="surrogate"):
+            bundle.generate("To \ud800", GenerationConfig(max_new_tokens=2))
+
+
+# ------------------------------------------------------------------------- 7. killed saves
+
+def dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_a_kill_between_the_two_renames_is_rolled_back_on_load(tmp_path):
+    folder = saved(tmp_path, "lm")
+    before = (folder / WEIGHTS_FILE).read_bytes()
+    pid = dead_pid()
+    os.replace(folder, tmp_path / f".lm.old-{pid}")  # the first rename happened, then the kill
+    staging = tmp_path / f".lm.tmp-{pid}-abc"
+    staging.mkdir()
+    (staging / WEIGHTS_FILE).write_bytes(b"half written")
+    checkpoint = load_checkpoint(folder)
+    assert checkpoint.task == "lm" and (folder / WEIGHTS_FILE).read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lm"]
+
+
+def test_a_kill_after_a_complete_staging_finishes_the_replace(tmp_path):
+    old = saved(tmp_path, "lm")
+    new = saved(tmp_path / "other", "lm", metadata={"new": 1})
+    pid = dead_pid()
+    os.replace(old, tmp_path / f".lm.old-{pid}")
+    os.replace(new, tmp_path / f".lm.new-{pid}")  # complete and renamed as such, then the kill
+    assert [e.name for e in registry._scan(tmp_path, "user")] == ["lm"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lm", "other"]
+    assert load_checkpoint(tmp_path / "lm").metadata == {"new": 1}
+
+
+def test_stale_staging_folders_are_removed_by_the_next_save(tmp_path):
+    folder = saved(tmp_path, "lm")
+    stale = tmp_path / f".lm.tmp-{dead_pid()}-q1"
+    stale.mkdir()
+    (stale / WEIGHTS_FILE).write_bytes(b"\0" * 1000)
+    legacy = tmp_path / ".lm.tmp-k2j3h4"  # from before staging names carried the process id
+    legacy.mkdir()
+    os.utime(legacy, (time.time() - 7200, time.time() - 7200))
+    live = tmp_path / f".lm.tmp-{os.getpid()}-live"  # another save in this very process: left alone
+    live.mkdir()
+    model, tokenizer = make_model("lm")
+    save_checkpoint(folder, model, tokenizer, "lm", [])
+    assert not stale.exists() and not legacy.exists() and live.exists()
