@@ -62,4 +62,4 @@ def test_toolbar_hides_the_developer_options_in_every_mode():
     settings = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())
     mode = settings["client"]["toolbarMode"]
     assert mode == "viewer"
-    assert "client.toolbarMode" in config._config_options  # an option this Streamlit knows
+    assert "client.toolbarMode" in config.get_config_options()  # an option this Streamlit knows
