@@ -2,8 +2,8 @@
 
 `validate_document` checks every field's type and range (a config from a stranger can hold
 anything: `n_heads: 0`, `"n_layers": "2"`, a negative eps, a vocabulary of millions).
-`check_header_matches` compares the shapes the config implies with the safetensors header, using a
-model built on the meta device (no memory), after cheap checks that bound even that build.
+`check_header_matches` compares the sizes the config implies with the safetensors header, so that
+building the model can allocate no more than about what the file holds.
 Both raise the error class they are given (CheckpointError) with a one-line message.
 """
 from __future__ import annotations
@@ -12,9 +12,6 @@ import math
 import re
 from dataclasses import fields
 
-import torch
-
-from attnviz import models
 from attnviz.layers import ACTIVATIONS
 from attnviz.models import MODEL_KINDS, ModelConfig
 from attnviz.tokenize import NORMALIZATIONS, TOKENIZER_KINDS
@@ -102,34 +99,41 @@ def validate_document(document: dict, where: str, error: type[Exception]) -> Mod
     return config
 
 
-def expected_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
-    """Name -> shape of every tensor the model of this config saves, from a build on the meta device."""
-    with torch.device("meta"):
-        model = models.build_model(config)
-    return {name: tuple(t.shape) for name, t in model.state_dict().items()}
+def implied_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
+    """The shapes of the tensors that carry each size of the config (the rest follow from these)."""
+    shapes = {"encoder.token_embedding.weight": (config.vocab_size, config.d_model),
+              "encoder.blocks.0.feed_forward.up.weight": (config.d_ff, config.d_model),
+              "head.weight": (config.vocab_size if config.causal else config.n_labels, config.d_model)}
+    if config.positional == "learned":
+        shapes["encoder.positions.table.weight"] = (config.max_len, config.d_model)
+    return shapes
+
+
+def parameter_bound(config: ModelConfig) -> int:
+    """A generous upper bound on the number of values the model of this config holds."""
+    d, f = config.d_model, config.d_ff
+    per_layer = 4 * d * d + 2 * d * f + 10 * d + f
+    return (config.vocab_size + config.max_len + 8) * d + config.n_layers * per_layer \
+        + (config.vocab_size + config.n_labels) * (d + 1)
 
 
 def check_header_matches(config: ModelConfig, header: dict[str, dict], path: str, error: type[Exception]) -> None:
-    """The config's tensors are exactly those of the header (names, shapes, float dtypes)."""
+    """Before anything is built: the header holds float tensors, as many layers as the config says,
+    the shapes that carry the config's sizes, and about as many values as the config implies.
+    (The exact names and shapes are compared after the model is built, see checkpoint.py.)"""
     bad_dtype = sorted(n for n, e in header.items() if e["dtype"] not in WEIGHT_DTYPES)
     if bad_dtype:
         raise error(f"{path}: tensors {bad_dtype[:3]} are not floating point ({', '.join(WEIGHT_DTYPES)})")
     layers = {int(m.group(1)) for name in header for m in [_LAYER_INDEX.search(name)] if m}
-    if config.n_layers > len(layers):  # fewer: the comparison below names the extra tensors
+    if config.n_layers > len(layers):  # fewer: the comparison after the build names the extra tensors
         raise error(f"{path} does not match its config.json: {len(layers)} layers in the file, "
                     f"n_layers {config.n_layers} in the config")
-    embedding = header.get("encoder.token_embedding.weight", {}).get("shape")
-    if embedding is not None and list(embedding) != [config.vocab_size, config.d_model]:
-        raise error(f"{path} does not match its config.json: shape mismatch of the token embedding: file {embedding} vs "
-                    f"vocab_size × d_model {[config.vocab_size, config.d_model]}")
-    expected = expected_shapes(config)
-    found = {name: tuple(entry["shape"]) for name, entry in header.items()}
-    missing = sorted(set(expected) - set(found))
-    unexpected = sorted(set(found) - set(expected))
-    wrong = [f"{n}: file {found[n]} vs config {expected[n]}" for n in sorted(set(expected) & set(found))
-             if expected[n] != found[n]]
-    problems = ([f"missing tensors {missing[:5]}"] if missing else []) + \
-        ([f"unexpected tensors {unexpected[:5]}"] if unexpected else []) + \
-        ([f"shape mismatch {wrong[:3]}"] if wrong else [])
-    if problems:
-        raise error(f"{path} does not match its config.json: " + "; ".join(problems))
+    wrong = [f"{name}: file {list(header[name]['shape'])} vs config {list(shape)}"
+             for name, shape in implied_shapes(config).items()
+             if name in header and tuple(header[name]["shape"]) != shape]
+    if wrong:
+        raise error(f"{path} does not match its config.json: shape mismatch {wrong[:3]}")
+    in_file = sum(math.prod(entry["shape"]) for entry in header.values())
+    if parameter_bound(config) > 2 * in_file + (1 << 20):
+        raise error(f"{path} does not match its config.json: the config implies far more weights "
+                    f"({parameter_bound(config):,}) than the file holds ({in_file:,})")

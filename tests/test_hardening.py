@@ -90,6 +90,24 @@ def test_hf_loading_passes_trust_remote_code_false(monkeypatch):
     assert all(value is False for _, value in seen), seen
 
 
+@pytest.mark.parametrize("name", ["config.json", "tokenizer.json", "model.safetensors"])
+def test_hf_folders_with_fifos_or_dev_zero_are_refused_at_once(tmp_path, name):
+    folder = tmp_path / "hf"
+    folder.mkdir()
+    for file in ("config.json", "tokenizer.json", "model.safetensors"):
+        (folder / file).write_text(json.dumps({"model_type": "bert"}) if file == "config.json" else "{}")
+    started = time.perf_counter()
+    (folder / name).unlink()
+    (folder / name).symlink_to("/dev/zero")
+    with pytest.raises(CheckpointError, match="not a regular file"):
+        attnviz.load(str(folder))
+    (folder / name).unlink()
+    os.mkfifo(folder / name)
+    with pytest.raises(CheckpointError, match="not a regular file"):
+        attnviz.load(str(folder))
+    assert time.perf_counter() - started < 5
+
+
 # ------------------------------------------------------------------------- 2. --overwrite
 
 TINY_LM = ["--task", "lm", "--max-steps", "1", "--layers", "1", "--d-model", "8", "--heads", "1", "--d-ff", "8",
@@ -243,8 +261,20 @@ print(json.dumps(results))
 
 def hostile_folders(root: Path) -> None:
     for name, changes in {"n_layers_1e4": {"n_layers": 9_999}, "d_ff_1e7": {"d_ff": 9_999_999},
-                          "vocab_1_6M": {"vocab_size": 1_600_000}, "max_len_1e8": {"max_len": 10**8}}.items():
+                          "vocab_1_6M": {"vocab_size": 1_600_000}, "max_len_1e8": {"max_len": 10**8},
+                          "n_layers_128": {"n_layers": 128}, "d_ff_65536": {"d_ff": 65_536},
+                          "vocab_1M": {"vocab_size": 1_000_000}, "max_len_65536": {"max_len": 65_536},
+                          "d_model_8192": {"d_model": 8192, "n_heads": 2}}.items():
         edit_config(saved(root / "tmp" / name, "sentiment"), **changes).rename(root / "cases" / name)
+    big = saved(root / "tmp" / "config_3MB", "sentiment")
+    document = json.loads((big / CONFIG_FILE).read_text())
+    document["metadata"] = {"padding": "x" * 3_000_000}
+    (big / CONFIG_FILE).write_text(json.dumps(document))
+    big.rename(root / "cases" / "config_3MB")
+    header = saved(root / "tmp" / "header_1e15", "sentiment")
+    with open(header / WEIGHTS_FILE, "r+b") as handle:
+        handle.write(struct.pack("<Q", 10**15))
+    header.rename(root / "cases" / "header_1e15")
     for name in (CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE):
         for kind in ("zero", "fifo"):
             folder = saved(root / "tmp" / f"{kind}-{name}", "sentiment")
@@ -265,8 +295,22 @@ def test_hostile_checkpoints_are_refused_within_seconds_and_1_5_gb(tmp_path):
     print(json.dumps(report, indent=1), f"peak RSS {peak:.0f} MB")
     assert peak < 1500
     for name, (outcome, seconds) in report.items():
-        assert outcome.startswith("CheckpointError"), (name, outcome)
+        # a longer context for sinusoidal positions needs no weights: a valid model, loaded
+        expected = "loaded" if name == "max_len_65536" else "CheckpointError"
+        assert outcome.startswith(expected), (name, outcome)
         assert seconds < 5, (name, seconds)
+
+
+@pytest.mark.parametrize("changes", [{}, {"positional": "learned", "max_len": 300}, {"case_features": True},
+                                     {"embedding_norm": True, "norm_first": True, "n_layers": 3, "d_ff": 7}])
+@pytest.mark.parametrize("kind", ["classifier", "tagger", "causal_lm"])
+def test_the_size_bound_covers_every_model(kind, changes):
+    from attnviz.checkpoint_checks import parameter_bound
+    from attnviz.models import ModelConfig, build_model
+    config = ModelConfig(**({"kind": kind, "vocab_size": 50, "n_labels": 3, "d_model": 8, "n_heads": 2, "n_layers": 2,
+                             "d_ff": 16, "max_len": 32} | changes))
+    held = sum(t.numel() for t in build_model(config).state_dict().values())
+    assert held <= parameter_bound(config) <= 3 * held
 
 
 # ------------------------------------------------------------------------- 4. the registry
