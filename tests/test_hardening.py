@@ -271,6 +271,10 @@ def hostile_folders(root: Path) -> None:
     document["metadata"] = {"padding": "x" * 3_000_000}
     (big / CONFIG_FILE).write_text(json.dumps(document))
     big.rename(root / "cases" / "config_3MB")
+    for name, size in ((CONFIG_FILE, 2 << 30), (TOKENIZER_FILE, 1 << 30), (WEIGHTS_FILE, 5 << 30)):
+        sparse = saved(root / "tmp" / f"sparse-{name}", "sentiment")
+        os.truncate(sparse / name, size)  # gigabytes of zeros that take no disk space
+        sparse.rename(root / "cases" / f"sparse-{name}")
     header = saved(root / "tmp" / "header_1e15", "sentiment")
     with open(header / WEIGHTS_FILE, "r+b") as handle:
         handle.write(struct.pack("<Q", 10**15))
