@@ -49,7 +49,7 @@ def test_expire_user_models_deletes_only_old_folders_under_the_root(tmp_path):
 
 
 def test_a_run_is_stopped_at_its_time_cap_and_keeps_what_it_learned(shared_data):
-    spec = tiny_spec("lm", shared_data, max_steps=100_000, eval_every=5)
+    spec = tiny_spec("lm", shared_data, max_steps=100_000, eval_every=1000, patience=1000)  # only time stops it
     job = start_job(spec, dev_limit=500, max_seconds=3.0)
     assert job.wait(WAIT_S), "the capped run did not end"
     assert job.status == "stopped", (job.status, job.error)
