@@ -11,7 +11,7 @@ import pytest
 import attnviz
 from attnviz.checkpoint import CheckpointError
 from attnviz.cli import build_parser
-from test_hardening import run_cli
+from test_data_safety import run_cli
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from attnviz import hosted, registry
-
-MAX_TEXT_CHARS = 100_000  # longer pastes are cut here before tokenising (outside hosted mode)
+from attnviz.ui.core import MAX_TEXT_CHARS, escape_markdown
 
 
 def is_hosted() -> bool:
@@ -33,7 +32,6 @@ def show_skipped_models() -> None:
     skipped = registry.skipped_folders()
     if not skipped:
         return
-    from attnviz.ui.core import escape_markdown
     lines = [f"- {escape_markdown(folder)}: {escape_markdown(reason)}" for folder, reason in skipped[:10]]
     more = f"\n- … and {len(skipped) - 10} more" if len(skipped) > 10 else ""
     st.warning(f"{len(skipped)} model folder{'s' if len(skipped) > 1 else ''} could not be read and "
