@@ -16,6 +16,7 @@ from typing import Callable
 import torch
 
 from attnviz.checkpoint import TASK_MODEL_KIND, save_checkpoint
+from attnviz.data import default_data_root
 from attnviz.data import LM_DEV_FRACTION, NER_LABELS, SENTIMENT_LABELS, load_task, read_task_file, split_tail
 from attnviz.evaluate import evaluate_lm, evaluate_ner, evaluate_sentiment
 from attnviz.models import ModelConfig, build_model
@@ -74,7 +75,7 @@ def load_job_data(spec: JobSpec) -> tuple[object, object, dict]:
     else:
         train_data = load_task(spec.task, "train", spec.data_root, spec.hub)
         dev_data = load_task(spec.task, "dev", spec.data_root, spec.hub)
-        described = {"source": "hub" if spec.hub else str(spec.data_root or "$ATTNVIZ_DATA")}
+        described = {"source": "hub" if spec.hub else str(spec.data_root or default_data_root()[0])}
     if spec.train_limit:
         train_data = train_data[: spec.train_limit]
     if not train_data:
