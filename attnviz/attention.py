@@ -8,6 +8,7 @@ False for padding. `causal=True` additionally hides every key after the query.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import torch
@@ -51,8 +52,13 @@ class MultiHeadSelfAttention(nn.Module):
         self.out = nn.Linear(d_model, d_model, bias=bias)
 
     def forward(self, x: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                causal: bool = False, need_weights: bool = False) -> AttentionOutput:
-        """x: (B, T, d_model); attention_mask: (B, T) bool, True = real token."""
+                causal: bool = False, need_weights: bool = False, *,
+                ablate: Collection[int] = ()) -> AttentionOutput:
+        """x: (B, T, d_model); attention_mask: (B, T) bool, True = real token.
+
+        ablate: heads of this layer switched off for this call only: their context vectors are
+        zeroed before the output projection, which then gets nothing from them (its bias is kept).
+        """
         batch, seq_len, _ = x.shape
         q, k, v = self.qkv(x).split(self.d_model, dim=-1)  # 3 x (B, T, d)
         q, k, v = (t.view(batch, seq_len, self.n_heads, self.head_dim).transpose(1, 2)
@@ -63,6 +69,10 @@ class MultiHeadSelfAttention(nn.Module):
             context, weights = self._explicit(q, k, v, attention_mask, causal, dropout_p)
         else:
             context = self._fused(q, k, v, attention_mask, causal, dropout_p)
+        if ablate:
+            keep = torch.ones(self.n_heads, dtype=context.dtype, device=context.device)
+            keep[list(ablate)] = 0.0
+            context = context * keep[None, :, None, None]  # (B, H, T, d_head), the heads' contexts zeroed
         context = context.transpose(1, 2).reshape(batch, seq_len, self.d_model)  # (B, T, d)
         return AttentionOutput(self.out(context), weights)
 

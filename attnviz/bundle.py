@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from attnviz.analysis.ablation import normalize_heads
+from attnviz.analysis.attribution import DEFAULT_STEPS, Attribution, EmbeddingInputs, attribute
+from attnviz.batched import BatchOutput, pad_ids, stack_layers
 from attnviz.checkpoint import Checkpoint, load_checkpoint
 from attnviz.errors import InputError, require_text
 from attnviz.generate import GenerationConfig, GenerationResult, generate
@@ -98,15 +102,20 @@ class Bundle:
         return encoded
 
     @torch.no_grad()
-    def _forward(self, encoded: Encoded, need_weights: bool):
+    def _forward(self, encoded: Encoded, need_weights: bool, ablate: Iterable | None = None):
         ids = torch.tensor([encoded.ids], device=self.device)  # (1, T)
         cases = torch.tensor([encoded.case_ids], device=self.device) if encoded.case_ids else None
-        return self.model(ids, need_weights=need_weights, case_ids=cases)
+        heads = normalize_heads(ablate, self.n_layers, self.n_heads)
+        return self.model(ids, need_weights=need_weights, case_ids=cases, ablate=heads)
 
-    def trace(self, text: str) -> AttentionTrace:
-        """Every head of every layer for this text: weights [layers, heads, T, T]."""
+    def trace(self, text: str, *, ablate: Iterable | None = None) -> AttentionTrace:
+        """Every head of every layer for this text: weights [layers, heads, T, T].
+
+        ablate: (layer, head) pairs switched off for this call (their context zeroed before the
+        output projection); the switched-off heads' own weights are still shown as computed.
+        """
         encoded = self.encode(text)
-        output = self._forward(encoded, need_weights=True)
+        output = self._forward(encoded, need_weights=True, ablate=ablate)
         weights = torch.stack([w[0] for w in output.attentions]).float().cpu().numpy()  # (L, H, T, T)
         notes = []
         if encoded.truncated:
@@ -115,21 +124,70 @@ class Bundle:
         return AttentionTrace(weights.astype(np.float32), encoded.tokens, causal=self.causal,
                               model_name=self.name, notes=notes)
 
+    @torch.no_grad()
+    def forward_batch(self, texts: list[str], *, attentions: bool = True, hidden: bool = False) -> BatchOutput:
+        """The texts in one padded forward pass (see attnviz.batched); raw tokens, specials included."""
+        from attnviz.display import is_special
+
+        encoded = [self.encode(text) for text in texts]
+        ids, mask = pad_ids([e.ids for e in encoded], self.tokenizer.pad_id or 0, self.device)
+        cases = None
+        if any(e.case_ids for e in encoded):
+            cases, _ = pad_ids([e.case_ids or [0] * len(e.ids) for e in encoded], 0, self.device)
+        output = self.model(ids, mask, need_weights=attentions, case_ids=cases, return_hidden=hidden)
+        return BatchOutput([e.tokens for e in encoded], [[is_special(t) for t in e.tokens] for e in encoded],
+                           [len(e.ids) for e in encoded],
+                           stack_layers(output.attentions) if attentions else None,
+                           stack_layers(output.hidden_states) if hidden else None)
+
+    def replay(self, probe: int = 0) -> list[tuple[int, AttentionTrace]]:
+        """[(step, trace)] of probe sentence `probe` recorded while training, in step order; [] if none."""
+        from attnviz.analysis.replay import load_replay
+
+        replay = load_replay(self.source)
+        return replay.traces(probe, self.name) if replay is not None else []
+
     def query_key(self, text: str, layer: int, head: int):
         """The query and key vectors of one head for this text (attnviz.query_key.QueryKey)."""
         from attnviz.query_key import bundle_query_key
         return bundle_query_key(self, text, layer, head)
 
-    def predict(self, texts: list[str]) -> list[dict]:
+    def predict(self, texts: list[str], *, ablate: Iterable | None = None) -> list[dict]:
         """One dict per text: the label and probabilities (sentiment), the tags and entities (ner),
-        or the most likely next tokens (lm)."""
+        or the most likely next tokens (lm). ablate: (layer, head) pairs switched off for this call."""
         if isinstance(texts, str):
             texts = [texts]
-        return [self._predict_one(text) for text in texts]
+        return [self._predict_one(text, ablate) for text in texts]
 
-    def _predict_one(self, text: str) -> dict:
+    def logits(self, text: str, *, ablate: Iterable | None = None) -> torch.Tensor:
+        """The model's raw output for one text: (labels,) | (T, labels) | (T, vocab), float32 on the CPU."""
+        return self._forward(self.encode(text), need_weights=False, ablate=ablate).logits[0].float().cpu()
+
+    def attribute(self, text: str, method: str = "integrated_gradients", target: int | str | None = None,
+                  position: int | None = None, steps: int = DEFAULT_STEPS) -> Attribution:
+        """How much each token adds to the prediction (see attnviz.analysis.attribution)."""
+        return attribute(self, text, method, target=target, position=position, steps=steps)
+
+    def embedding_inputs(self, text: str) -> EmbeddingInputs:
+        """The text's token embeddings, the padding baseline and a forward pass from embeddings."""
         encoded = self.encode(text)
-        logits = self._forward(encoded, need_weights=False).logits[0].float().cpu()
+        ids = torch.tensor([encoded.ids], device=self.device)  # (1, T)
+        cases = torch.tensor([encoded.case_ids], device=self.device) if encoded.case_ids else None
+        table = self.model.encoder.token_embedding
+        with torch.no_grad():
+            embeds = table(ids).detach()  # (1, T, d)
+            baseline = table(torch.full_like(ids, self.config.pad_id)).detach()  # (1, T, d)
+
+        def forward(batch: torch.Tensor) -> torch.Tensor:  # (N, T, d) -> logits (N, ...)
+            n = batch.shape[0]
+            return self.model(ids.expand(n, -1), case_ids=None if cases is None else cases.expand(n, -1),
+                              token_embeds=batch).logits
+
+        return EmbeddingInputs(encoded.tokens, embeds, baseline, forward, "last" if self.causal else "mean")
+
+    def _predict_one(self, text: str, ablate: Iterable | None = None) -> dict:
+        encoded = self.encode(text)
+        logits = self._forward(encoded, need_weights=False, ablate=ablate).logits[0].float().cpu()
         result = {"text": text, "tokens": encoded.tokens, "truncated": encoded.truncated}
         if self.task == "sentiment":
             probs = torch.softmax(logits, -1)

@@ -9,15 +9,17 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
+from tokenizers import Tokenizer
 from torch import nn
 
+from attnviz import atomic_dir, safefiles
+from attnviz.checkpoint_checks import check_header_matches, validate_document
 from attnviz.models import ModelConfig, build_model
 from attnviz.tokenize import TextTokenizer
 
@@ -49,8 +51,8 @@ def save_checkpoint(folder: str | Path, model: nn.Module, tokenizer: TextTokeniz
     if task not in TASK_MODEL_KIND:
         raise ValueError(f"unknown task {task!r}; choose one of {sorted(TASK_MODEL_KIND)}")
     config: ModelConfig = model.config
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
+    check_replaceable(folder)
+    staging = atomic_dir.staging_folder(folder)
     try:
         tensors = {name: t.detach().to("cpu", dtype).contiguous() for name, t in model.state_dict().items()}
         save_file(tensors, str(staging / WEIGHTS_FILE), metadata={"format": "pt"})
@@ -68,27 +70,32 @@ def save_checkpoint(folder: str | Path, model: nn.Module, tokenizer: TextTokeniz
             with open(item, "rb") as handle:
                 os.fsync(handle.fileno())
         staging.chmod(0o755)
-        if folder.exists():
-            retired = folder.with_name(f".{folder.name}.old-{os.getpid()}")
-            os.replace(folder, retired)
-            os.replace(staging, folder)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            os.replace(staging, folder)
+        atomic_dir.commit(staging, folder)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return folder
 
 
+def check_replaceable(folder: str | Path) -> None:
+    """CheckpointError unless `folder` is absent, empty or itself an attnviz checkpoint (safe to replace)."""
+    folder = Path(folder)
+    if not folder.exists() and not folder.is_symlink():
+        return
+    if folder.is_symlink() or not folder.is_dir():
+        raise CheckpointError(f"{folder} exists and is not a folder; refusing to replace it")
+    if any(folder.iterdir()) and not is_attnviz_checkpoint(folder):
+        raise CheckpointError(f"{folder} is not an attnviz checkpoint folder (nor empty); refusing to replace "
+                              "it: choose a new folder")
+
+
 def is_attnviz_checkpoint(folder: str | Path) -> bool:
     config = Path(folder) / CONFIG_FILE
-    if not config.is_file():
-        return False
     try:
-        return json.loads(config.read_text(encoding="utf-8")).get("format") == FORMAT_NAME
-    except (ValueError, OSError):
+        document = safefiles.read_json(config, safefiles.MAX_CONFIG_BYTES, CheckpointError)
+    except CheckpointError:
         return False
+    return isinstance(document, dict) and document.get("format") == FORMAT_NAME
 
 
 def _refuse_pickles(path: Path) -> None:
@@ -100,6 +107,7 @@ def _refuse_pickles(path: Path) -> None:
 
 def _check_safetensors_bytes(path: Path) -> None:
     """Recognise a pickle or zip (torch.save) wearing a .safetensors name before parsing anything."""
+    safefiles.check_regular_file(path, safefiles.MAX_WEIGHTS_BYTES, CheckpointError)
     with open(path, "rb") as handle:
         head = handle.read(9)
     if head[:2] == b"PK" or head[:1] == b"\x80":
@@ -111,12 +119,9 @@ def _check_safetensors_bytes(path: Path) -> None:
 
 def _read_config(folder: Path) -> dict:
     config_path = folder / CONFIG_FILE
-    if not config_path.is_file():
+    if not os.path.lexists(config_path):
         raise CheckpointError(f"{folder} has no {CONFIG_FILE}; it is not an attnviz checkpoint folder")
-    try:
-        document = json.loads(config_path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as error:
-        raise CheckpointError(f"{config_path} is not valid JSON: {error}") from None
+    document = safefiles.read_json(config_path, safefiles.MAX_CONFIG_BYTES, CheckpointError)
     if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
         raise CheckpointError(f"{config_path} is not an attnviz config (no \"format\": \"attnviz\")")
     if document.get("format_version") != FORMAT_VERSION:
@@ -132,21 +137,30 @@ def load_checkpoint(folder: str | Path, device: str | torch.device = "cpu") -> C
     """Read a checkpoint folder into a model in eval mode, its tokenizer and its config."""
     folder = Path(folder)
     _refuse_pickles(folder)
+    if not folder.exists():
+        atomic_dir.recover(folder)  # a save killed between its two renames
     if not folder.is_dir():
         raise CheckpointError(f"checkpoint folder {folder} does not exist")
     document = _read_config(folder)
-    try:
-        config = ModelConfig.from_dict(document["model"])
-    except (TypeError, ValueError) as error:
-        raise CheckpointError(f"{folder / CONFIG_FILE}: invalid model config: {error}") from None
-    if TASK_MODEL_KIND.get(document["task"]) != config.kind:
-        raise CheckpointError(f"{folder / CONFIG_FILE}: task {document['task']!r} does not fit model kind {config.kind!r}")
+    config = validate_document(document, str(folder / CONFIG_FILE), CheckpointError)
     weights_path = folder / WEIGHTS_FILE
-    if not weights_path.is_file():
+    if not os.path.lexists(weights_path):
         pickles = [p.name for p in folder.iterdir() if p.suffix.lower() in PICKLE_SUFFIXES]
         hint = f" (found {', '.join(pickles)}: pickles are never loaded)" if pickles else ""
         raise CheckpointError(f"{folder} has no {WEIGHTS_FILE}{hint}")
     _check_safetensors_bytes(weights_path)
+    header = safefiles.read_safetensors_header(weights_path, CheckpointError)
+    check_header_matches(config, header, str(weights_path), CheckpointError)
+    tokenizer_text = safefiles.read_bytes_bounded(folder / TOKENIZER_FILE, safefiles.MAX_TOKENIZER_BYTES,
+                                                  CheckpointError)
+    try:
+        tokenizer = TextTokenizer(Tokenizer.from_str(tokenizer_text.decode("utf-8")), document["tokenizer"]["kind"],
+                                  document["tokenizer"].get("normalization", "none"))
+    except Exception as error:  # the tokenizers library raises plain Exceptions for bad files
+        raise CheckpointError(f"{folder / TOKENIZER_FILE} cannot be read: {str(error)[:200]}") from None
+    if tokenizer.vocab_size > config.vocab_size:
+        raise CheckpointError(f"{folder}: the tokenizer has {tokenizer.vocab_size} tokens "
+                              f"but the model only {config.vocab_size}")
     try:
         tensors = load_file(str(weights_path))
     except (SafetensorError, OSError, ValueError) as error:
@@ -154,17 +168,7 @@ def load_checkpoint(folder: str | Path, device: str | torch.device = "cpu") -> C
     model = build_model(config)
     _check_tensors_match(model, tensors, weights_path)
     model.load_state_dict({k: v.float() for k, v in tensors.items()})
-    try:
-        tokenizer = TextTokenizer.load(folder / TOKENIZER_FILE, document["tokenizer"]["kind"],
-                                       document["tokenizer"].get("normalization", "none"))
-    except Exception as error:  # the tokenizers library raises plain Exceptions for bad files
-        raise CheckpointError(f"{folder / TOKENIZER_FILE} cannot be read: {error}") from None
-    if tokenizer.vocab_size > config.vocab_size:
-        raise CheckpointError(f"{folder}: the tokenizer has {tokenizer.vocab_size} tokens "
-                              f"but the model only {config.vocab_size}")
     labels = list(document["labels"])
-    if config.kind != "causal_lm" and len(labels) != config.n_labels:
-        raise CheckpointError(f"{folder / CONFIG_FILE}: {len(labels)} labels but the model has {config.n_labels} outputs")
     model.to(device).eval()
     return Checkpoint(model, tokenizer, config, document["task"], labels, document.get("metadata", {}))
 

@@ -7,12 +7,14 @@ import shlex
 import sys
 from pathlib import Path
 
-from attnviz.checkpoint import CheckpointError
+from attnviz.checkpoint import CheckpointError, check_replaceable
 from attnviz.data import DataError
 from attnviz.errors import InputError
+from attnviz.generate import MAX_NEW_TOKENS_CAP
 from attnviz.train import Progress, TrainConfig
 from attnviz.training_job import JobSpec, ModelShape
 
+HELP_FORMAT = argparse.ArgumentDefaultsHelpFormatter
 USER_ERRORS = (DataError, CheckpointError, InputError, ValueError, FileNotFoundError, PermissionError)
 
 
@@ -24,27 +26,31 @@ def _positive_int(text: str) -> int:
 
 
 def _add_train(sub) -> None:
-    p = sub.add_parser("train", help="train a model and save a checkpoint folder",
+    p = sub.add_parser("train", help="train a model and save a checkpoint folder", formatter_class=HELP_FORMAT,
                        description="Train a sentiment classifier, NER tagger or character-level language "
                                    "model and save it as a checkpoint folder (config.json, model.safetensors, "
                                    "tokenizer.json).")
-    p.add_argument("--task", required=True, choices=["sentiment", "ner", "lm"])
+    p.add_argument("--task", required=True, choices=["sentiment", "ner", "lm"], help="what the model learns")
     p.add_argument("--data", help="a data folder laid out like the shared data (sst2/, wikiann-en/, "
-                                  "tinyshakespeare/) or a training file; default: $ATTNVIZ_DATA")
+                                  "tinyshakespeare/) or a training file; default: $ATTNVIZ_DATA, else ../shared/data "
+                                  "beside the repository")
     p.add_argument("--dev", help="a dev file (with a training file in --data); the LM uses the last 10%% of train")
     p.add_argument("--hub", action="store_true", help="download the data set from the HuggingFace hub instead")
     p.add_argument("--out", required=True, help="the checkpoint folder to write")
-    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace --out if it exists (only an attnviz checkpoint folder or an empty one)")
     g = p.add_argument_group("model (from scratch)")
-    g.add_argument("--d-model", type=int, default=128)
-    g.add_argument("--heads", type=int, default=4)
-    g.add_argument("--layers", type=int, default=2)
-    g.add_argument("--d-ff", type=int, default=512)
+    g.add_argument("--d-model", type=int, default=128, help="width of every token's vector")
+    g.add_argument("--heads", type=int, default=4, help="attention heads per layer (must divide --d-model)")
+    g.add_argument("--layers", type=int, default=2, help="transformer blocks")
+    g.add_argument("--d-ff", type=int, default=512, help="width of the feed-forward layer")
     g.add_argument("--max-len", type=int, default=128, help="context length in tokens")
-    g.add_argument("--dropout", type=float, default=0.1)
-    g.add_argument("--positional", choices=["sinusoidal", "learned"], default="sinusoidal")
+    g.add_argument("--dropout", type=float, default=0.1, help="dropout rate while training")
+    g.add_argument("--positional", choices=["sinusoidal", "learned"], default="sinusoidal",
+                   help="how positions are encoded")
     g.add_argument("--norm-first", action="store_true", help="pre-norm blocks (default: post-norm, as in the paper)")
-    g.add_argument("--tokenizer", choices=["auto", "word", "wordpiece", "char"], default="auto")
+    g.add_argument("--tokenizer", choices=["auto", "word", "wordpiece", "char"], default="auto",
+                   help="auto: word (sentiment), wordpiece (ner), char (lm)")
     g = p.add_argument_group("model (from a pretrained encoder)")
     g.add_argument("--init", help="start from a BERT-style encoder: all-MiniLM-L6-v2 or a local folder")
     g.add_argument("--init-layers", type=int, default=4, help="how many of its layers to keep")
@@ -52,58 +58,73 @@ def _add_train(sub) -> None:
     g.add_argument("--case-features", action="store_true",
                    help="add an embedding of each token's letter case (an uncased encoder cannot see it)")
     g = p.add_argument_group("training")
-    g.add_argument("--epochs", type=int, default=10)
+    g.add_argument("--epochs", type=int, default=10, help="passes over the training data")
     g.add_argument("--max-steps", type=_positive_int, default=0, help="stop after this many steps (the LM needs it)")
-    g.add_argument("--batch-size", type=int, default=32)
+    g.add_argument("--batch-size", type=int, default=32, help="examples per step")
     g.add_argument("--lr", type=float, default=0.0, help="peak learning rate; 0: the Transformer paper's "
                                                          "d_model^-0.5 * warmup^-0.5")
-    g.add_argument("--schedule", choices=["transformer", "linear", "constant"], default="transformer")
+    g.add_argument("--schedule", choices=["transformer", "linear", "constant"], default="transformer",
+                   help="learning-rate schedule after the warm-up")
     g.add_argument("--warmup", type=int, default=200, help="warm-up steps")
-    g.add_argument("--weight-decay", type=float, default=0.01)
+    g.add_argument("--weight-decay", type=float, default=0.01, help="AdamW weight decay")
     g.add_argument("--clip", type=float, default=1.0, help="gradient norm clipping")
     g.add_argument("--eval-every", type=_positive_int, default=0, help="steps between dev evaluations "
                                                                        "(0: every epoch; LM: 500)")
     g.add_argument("--patience", type=int, default=3, help="dev evaluations without improvement before stopping")
     g.add_argument("--eval-limit", type=_positive_int, default=0, help="dev examples used while training (0: all)")
     g.add_argument("--train-limit", type=_positive_int, default=0, help="use only the first N training examples")
-    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--seed", type=int, default=0, help="random seed (data order, initial weights)")
     g.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps")
     g.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto",
                    help="mixed precision on CUDA (auto: bf16 where supported)")
     g.add_argument("--save-dtype", choices=["float32", "float16"], default="float32",
                    help="how the weights are stored (float16 halves the file)")
+    g = p.add_argument_group("training replay")
+    g.add_argument("--replay-text", action="append", default=[], metavar="TEXT",
+                   help="a probe sentence whose attention is stored at step 0 and every --replay-every steps "
+                        "(replay.safetensors in the checkpoint folder); repeat for more sentences")
+    g.add_argument("--replay-every", type=_positive_int, default=0,
+                   help="steps between replay snapshots (0: about 40 over the run)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _add_others(sub) -> None:
-    p = sub.add_parser("evaluate", help="measure a checkpoint on a file",
-                       description="Evaluate a checkpoint on a file in the training format: accuracy "
-                                   "(sentiment), entity-level F1 (ner) or nats per character (lm).")
-    p.add_argument("checkpoint")
-    p.add_argument("file")
+    p = sub.add_parser("evaluate", help="measure a checkpoint on a file or a split of the data",
+                       formatter_class=HELP_FORMAT,
+                       description="Evaluate a checkpoint on a file in the training format, or on a split of the "
+                                   "data folder (--split dev: the split its dev metrics were measured on; for the "
+                                   "LM, the last 10% of train.txt): accuracy (sentiment), entity-level F1 (ner) "
+                                   "or nats per character (lm).")
+    p.add_argument("checkpoint", help="a checkpoint folder or the name of a shipped one")
+    p.add_argument("file", nargs="?", default=None, help="a file in the training format (or use --split)")
+    p.add_argument("--split", choices=["train", "dev"], default=None,
+                   help="a split of the data folder instead of a file")
+    p.add_argument("--data", help="the data folder for --split; default: $ATTNVIZ_DATA, else ../shared/data")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p = sub.add_parser("predict", help="predict for one or more texts")
-    p.add_argument("checkpoint")
-    p.add_argument("texts", nargs="+", metavar="TEXT")
+    p = sub.add_parser("predict", help="predict for one or more texts", formatter_class=HELP_FORMAT)
+    p.add_argument("checkpoint", help="a checkpoint folder, a shipped name, a HuggingFace folder or hub id")
+    p.add_argument("texts", nargs="+", metavar="TEXT", help="the texts to predict for")
     p.add_argument("--json", action="store_true", help="one JSON object per text")
-    p = sub.add_parser("generate", help="generate text with a language model checkpoint")
-    p.add_argument("checkpoint")
-    p.add_argument("--prompt", default="")
+    p = sub.add_parser("generate", help="generate text with a language model checkpoint", formatter_class=HELP_FORMAT)
+    p.add_argument("checkpoint", help="a language model checkpoint folder or a shipped name (lm)")
+    p.add_argument("--prompt", default="", help="the text to continue")
     p.add_argument("--temperature", type=float, default=1.0, help="0 is greedy")
     p.add_argument("--top-k", type=_positive_int, default=0, help="0: off")
     p.add_argument("--top-p", type=float, default=1.0, help="1.0: off")
-    p.add_argument("--max-new-tokens", type=_positive_int, default=200)
-    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--max-new-tokens", type=_positive_int, default=200,
+                   help=f"tokens to generate (at most {MAX_NEW_TOKENS_CAP:,})")
+    p.add_argument("--seed", type=int, default=None, help="random seed for reproducible samples")
     p.add_argument("--stop", default=None, help="stop after this character/token is generated")
     p.add_argument("--json", action="store_true", help="the text and per-step candidates as JSON")
     p = sub.add_parser("bench", help="benchmarks (see: python -m attnviz bench attention --help)",
                        add_help=False)
-    p.add_argument("bench_args", nargs=argparse.REMAINDER)
+    p.add_argument("bench_args", nargs=argparse.REMAINDER, help="the benchmark and its options")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m attnviz", description="attnviz: train, evaluate and use "
-                                     "small transformers, and see their attention.")
+    parser = argparse.ArgumentParser(prog="python -m attnviz", formatter_class=HELP_FORMAT,
+                                     description="attnviz: train, evaluate and use small transformers, and see "
+                                                 "their attention.")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train(sub)
     _add_others(sub)
@@ -116,8 +137,10 @@ def _job_spec(args: argparse.Namespace, argv: list[str]) -> JobSpec:
     if data is not None and not data.exists():
         raise FileNotFoundError(f"--data {data} does not exist")
     out = Path(args.out)
-    if out.exists() and any(out.iterdir()) and not args.overwrite:
-        raise ValueError(f"--out {out} exists; pass --overwrite to replace it")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        if not args.overwrite:
+            raise ValueError(f"--out {out} exists; pass --overwrite to replace it")
+        check_replaceable(out)  # only ever an attnviz checkpoint folder (or an empty one)
     config = TrainConfig(task=args.task, epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size,
                          lr=args.lr, schedule=args.schedule, warmup_steps=args.warmup,
                          weight_decay=args.weight_decay, clip_norm=args.clip, eval_every=args.eval_every,
@@ -130,7 +153,8 @@ def _job_spec(args: argparse.Namespace, argv: list[str]) -> JobSpec:
                    data_root=None if train_file else (str(data) if data else None), train_file=train_file,
                    dev_file=args.dev, hub=args.hub, init=args.init, init_layers=args.init_layers,
                    max_vocab=args.max_vocab, case_features=args.case_features, tokenizer=args.tokenizer, train_limit=args.train_limit,
-                   save_dtype=args.save_dtype, command="python -m attnviz " + shlex.join(argv))
+                   save_dtype=args.save_dtype, command="python -m attnviz " + shlex.join(argv),
+                   replay_texts=tuple(args.replay_text), replay_every=args.replay_every)
 
 
 def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
@@ -165,13 +189,16 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import attnviz
-    from attnviz.data import read_task_file
+    from attnviz.data import data_root, load_task, read_task_file
     from attnviz.training_job import evaluate_model
 
     bundle = attnviz.load(args.checkpoint)
     if not hasattr(bundle, "checkpoint"):
         raise ValueError(f"{args.checkpoint} is not an attnviz checkpoint; evaluate reads our checkpoint folders")
-    data = read_task_file(bundle.task, args.file)
+    if (args.file is None) == (args.split is None):
+        raise InputError("give a file to evaluate on or --split train|dev, not both (nor neither)")
+    data = read_task_file(bundle.task, args.file) if args.file else load_task(bundle.task, args.split,
+                                                                              data_root(args.data))
     metrics = evaluate_model(bundle.task, bundle.model, bundle.tokenizer, data, bundle.labels)
     metrics.pop("perplexity", None) if args.json else None
     if args.json:

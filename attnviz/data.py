@@ -37,16 +37,26 @@ class DataError(ValueError):
 # ---------------------------------------------------------------- locations
 
 
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_data_root() -> tuple[Path, str]:
+    """The one data-root rule of the app, the CLI and the tests: $ATTNVIZ_DATA if set, else
+    ../shared/data beside the repository. Returns (folder, where the choice came from)."""
+    if os.environ.get("ATTNVIZ_DATA", "").strip():
+        return Path(os.environ["ATTNVIZ_DATA"].strip()).expanduser(), "ATTNVIZ_DATA"
+    return REPO_ROOT.parent / "shared" / "data", "the default ../shared/data beside the repository"
+
+
 def data_root(path: str | Path | None = None) -> Path:
-    """The data folder: `path` if given, else $ATTNVIZ_DATA; it must exist."""
+    """The data folder: `path` if given, else the default (see `default_data_root`); it must exist."""
     if path is not None and str(path) != "":
         root, origin = Path(path).expanduser(), "--data"
-    elif os.environ.get("ATTNVIZ_DATA"):
-        root, origin = Path(os.environ["ATTNVIZ_DATA"]).expanduser(), "ATTNVIZ_DATA"
     else:
-        raise DataError("no data folder given: pass --data PATH or set ATTNVIZ_DATA")
+        root, origin = default_data_root()
     if not root.is_dir():
-        raise DataError(f"data folder {root} (from {origin}) does not exist or is not a folder")
+        raise DataError(f"data folder {root} (from {origin}) does not exist or is not a folder; "
+                        "pass --data PATH or set ATTNVIZ_DATA")
     return root
 
 

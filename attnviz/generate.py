@@ -1,11 +1,22 @@
 """Sampling from a causal language model: temperature, top-k, top-p, stop tokens, a seed."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
 from torch import nn
+
+
+MAX_NEW_TOKENS_CAP = 10_000  # a few minutes on a CPU for the small models; the app asks for at most 500
+MAX_TEMPERATURE = 100.0
+MAX_CANDIDATES = 100
+
+
+def _int_field(name: str, value: object, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"{name} must be a whole number from {low} to {high:,}, not {value!r:.40}")
 
 
 @dataclass(frozen=True)
@@ -22,14 +33,24 @@ class GenerationConfig:
     n_candidates: int = 5
 
     def __post_init__(self) -> None:
-        if self.max_new_tokens < 0:
-            raise ValueError("max_new_tokens must be 0 or more")
-        if self.temperature < 0:
-            raise ValueError("temperature must be 0 (greedy) or more")
-        if self.top_k < 0:
-            raise ValueError("top_k must be 0 (off) or more")
+        """Every field checked: a ValueError names the field and its allowed range."""
+        _int_field("max_new_tokens", self.max_new_tokens, 0, MAX_NEW_TOKENS_CAP)
+        _int_field("top_k", self.top_k, 0, 10**9)
+        _int_field("n_candidates", self.n_candidates, 1, MAX_CANDIDATES)
+        if self.seed is not None:
+            _int_field("seed", self.seed, 0, 2**63 - 1)
+        for name in ("temperature", "top_p"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, not {value!r:.40}")
+        if not 0.0 <= self.temperature <= MAX_TEMPERATURE:
+            raise ValueError(f"temperature must be from 0 (greedy) to {MAX_TEMPERATURE:g}, not {self.temperature}")
         if not 0.0 < self.top_p <= 1.0:
-            raise ValueError("top_p must be in (0, 1]")
+            raise ValueError(f"top_p must be in (0, 1], not {self.top_p}")
+        for name in ("stop_ids", "banned_ids"):
+            ids = getattr(self, name)
+            if not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in ids):
+                raise ValueError(f"{name} must be token ids (whole numbers, 0 or more)")
 
 
 @dataclass

@@ -19,6 +19,7 @@ from urllib.parse import urlparse
 
 import torch
 
+from attnviz import safefiles
 from attnviz.hf_bundle import HFBundle, ModelLoadError
 
 __all__ = ["HFBundle", "ModelLoadError", "load_hf", "minilm_folder", "is_minilm_name"]
@@ -79,16 +80,39 @@ def minilm_folder() -> Path:
     return folder
 
 
+REMOTE_CODE_FILES = ("config.json", "tokenizer_config.json", "preprocessor_config.json",
+                     "processor_config.json", "generation_config.json")
+
+
+def refuse_remote_code(path: Path) -> None:
+    """ModelLoadError if the folder asks for its own Python code (an "auto_map" in one of its configs),
+    or holds something that is not a regular file or folder (a FIFO, a device): before transformers
+    opens anything, whatever stdin would answer."""
+    try:
+        entries = list(path.iterdir())
+    except OSError as error:
+        raise ModelLoadError(f"{path} cannot be listed: {error.strerror or error}") from None
+    for entry in entries:
+        if entry.is_dir():
+            continue
+        safefiles.check_regular_file(entry, 1 << 62, ModelLoadError)  # any size: only its kind matters here
+    for name in REMOTE_CODE_FILES:
+        if not os.path.lexists(path / name):
+            continue
+        document = safefiles.read_json(path / name, safefiles.MAX_CONFIG_BYTES, ModelLoadError)
+        if isinstance(document, dict) and document.get("auto_map"):
+            raise ModelLoadError(f"{path / name} asks to run the folder's own Python code (\"auto_map\"); "
+                                 "attnviz never runs code from a model folder")
+
+
 def _check_local_folder(path: Path) -> Path:
     if path.is_file():
         raise ModelLoadError(f"{path} is a file; give the folder that holds config.json and the weights")
     config_file = path / "config.json"
-    try:
-        config = json.loads(config_file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ModelLoadError(f"{path} is not a model folder: it has no config.json") from None
-    except (OSError, ValueError) as error:
-        raise ModelLoadError(f"{config_file} cannot be read as JSON: {error}") from None
+    if not os.path.lexists(config_file):
+        raise ModelLoadError(f"{path} is not a model folder: it has no config.json")
+    refuse_remote_code(path)
+    config = safefiles.read_json(config_file, safefiles.MAX_CONFIG_BYTES, ModelLoadError)
     if not isinstance(config, dict) or "model_type" not in config:
         raise ModelLoadError(f"{config_file} has no \"model_type\", so it is not a HuggingFace model config")
     if not any(path.glob("*.safetensors")):
@@ -152,7 +176,7 @@ def _first_line(error: BaseException) -> str:
 def _load(where: str, name: str, source: str, local: bool, device) -> "HFBundle":
     import transformers
 
-    options = {"local_files_only": local}
+    options = {"local_files_only": local, "trust_remote_code": False}
     try:
         config = transformers.AutoConfig.from_pretrained(where, **options)
     except OSError as error:

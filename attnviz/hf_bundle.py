@@ -6,11 +6,15 @@ so calls do not reconfigure it; every forward pass keeps its state in local vari
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
+from attnviz.analysis.ablation import hooked_ablation, normalize_heads
+from attnviz.analysis.attribution import DEFAULT_STEPS, Attribution, EmbeddingInputs, attribute
+from attnviz.batched import BatchOutput, pad_ids, stack_layers
 from attnviz.bundle import WORD_PATTERN
 from attnviz.checkpoint import CheckpointError
 from attnviz.errors import InputError, require_text
@@ -144,25 +148,28 @@ class HFBundle:
                          words=[text[a:b] for a, b in spans])
 
     @torch.inference_mode()
-    def _forward(self, encoded: HFEncoded, attentions: bool):
+    def _forward(self, encoded: HFEncoded, attentions: bool, ablate: Iterable | None = None):
         ids = torch.tensor([encoded.ids], device=self.device)
         options = {"attention_mask": torch.ones_like(ids), "output_attentions": attentions, "return_dict": True}
         if self.causal:
             options["use_cache"] = False
-        return self.model(input_ids=ids, **options)
+        heads = normalize_heads(ablate, self.n_layers, self.n_heads)
+        with hooked_ablation(self.model, heads, self.n_layers, self.n_heads):
+            return self.model(input_ids=ids, **options)
 
     def _probe(self) -> None:
         """Fail at load time, not on the first page, when the model gives no attention weights."""
         self.trace(PROBE_TEXT)
 
     # -- the interface every page uses
-    def trace(self, text: str) -> AttentionTrace:
+    def trace(self, text: str, *, ablate: Iterable | None = None) -> AttentionTrace:
         """Every head of every layer for this text: weights [layers, heads, T, T] (float32).
 
         tokens are the tokenizer's tokens, special tokens included ([CLS], [SEP], <s>...).
+        ablate: (layer, head) pairs switched off for this call (see attnviz.analysis.ablation).
         """
         encoded = self.encode(text)
-        output = self._forward(encoded, attentions=True)
+        output = self._forward(encoded, attentions=True, ablate=ablate)
         attentions = getattr(output, "attentions", None)
         if not attentions or any(a is None for a in attentions):
             raise ModelLoadError(f"model {self.name} cannot return attention weights "
@@ -175,27 +182,84 @@ class HFBundle:
         return AttentionTrace(weights.astype(np.float32), encoded.tokens, causal=self.causal,
                               model_name=self.name, notes=notes)
 
+    @torch.inference_mode()
+    def forward_batch(self, texts: list[str], *, attentions: bool = True, hidden: bool = False) -> BatchOutput:
+        """The texts in one padded forward pass (see attnviz.batched); each text is encoded alone, as
+        `encode` does, so the shared tokenizer is never reconfigured for padding."""
+        encoded = [self.encode(text) for text in texts]
+        pad = getattr(self.tokenizer, "pad_token_id", None)
+        ids, mask = pad_ids([e.ids for e in encoded], pad if pad is not None else 0, self.device)
+        options = {"attention_mask": mask.long(), "output_attentions": attentions,
+                   "output_hidden_states": hidden, "return_dict": True}
+        if self.causal:
+            options["use_cache"] = False
+        output = self.model(input_ids=ids, **options)
+        if attentions and (not output.attentions or any(a is None for a in output.attentions)):
+            raise ModelLoadError(f"model {self.name} cannot return attention weights")
+        specials = self.special_tokens
+        return BatchOutput([e.tokens for e in encoded], [[t in specials for t in e.tokens] for e in encoded],
+                           [len(e.ids) for e in encoded],
+                           stack_layers(output.attentions) if attentions else None,
+                           stack_layers(output.hidden_states[1:]) if hidden else None)  # [0]: embeddings
+
+    def replay(self, probe: int = 0) -> list[tuple[int, AttentionTrace]]:
+        """A pretrained model has no training replay: always []."""
+        return []
+
     def query_key(self, text: str, layer: int, head: int):
         """The query and key vectors of one head for this text (attnviz.query_key.QueryKey)."""
         from attnviz.query_key import hf_query_key
         return hf_query_key(self, text, layer, head)
 
-    def predict(self, texts: list[str]) -> list[dict]:
+    def predict(self, texts: list[str], *, ablate: Iterable | None = None) -> list[dict]:
         """One dict per text with "text", "tokens", "truncated" and:
         sentiment/classification: "label", "probabilities"; ner: "words", "tags", "confidences",
         "entities"; lm: "next_tokens" [(token, probability)]; encoder: "embedding" (list of floats,
-        as sentence-transformers computes it) when the folder is a sentence-transformers model."""
+        as sentence-transformers computes it) when the folder is a sentence-transformers model.
+        ablate: (layer, head) pairs switched off for this call."""
         if isinstance(texts, str):
             texts = [texts]
-        return [self._predict_one(text) for text in texts]
+        return [self._predict_one(text, ablate) for text in texts]
 
-    def _predict_one(self, text: str) -> dict:
+    def logits(self, text: str, *, ablate: Iterable | None = None) -> torch.Tensor:
+        """The model's raw output for one text: (labels,) | (T, labels) | (T, vocab), float32 on the CPU."""
+        if self.task == "encoder":
+            raise InputError(f"{self.name} is an encoder without a task head: there is no prediction to explain.")
+        return self._forward(self.encode(text), attentions=False, ablate=ablate).logits[0].float().cpu()
+
+    def attribute(self, text: str, method: str = "integrated_gradients", target: int | str | None = None,
+                  position: int | None = None, steps: int = DEFAULT_STEPS) -> Attribution:
+        """How much each token adds to the prediction (see attnviz.analysis.attribution)."""
+        return attribute(self, text, method, target=target, position=position, steps=steps)
+
+    def embedding_inputs(self, text: str) -> EmbeddingInputs:
+        """The text's word embeddings, the padding baseline (zeros when the model has no padding
+        token) and a forward pass from embeddings (position embeddings are added by the model)."""
+        if self.task == "encoder":
+            raise InputError(f"{self.name} is an encoder without a task head: there is no prediction to explain.")
+        encoded = self.encode(text)
+        ids = torch.tensor([encoded.ids], device=self.device)  # (1, T)
+        table = self.model.get_input_embeddings()
+        pad = getattr(self.tokenizer, "pad_token_id", None)
+        pad = pad if pad is not None else getattr(self.text_config, "pad_token_id", None)
+        with torch.no_grad():
+            embeds = table(ids).detach()  # (1, T, d)
+            baseline = table(torch.full_like(ids, pad)).detach() if pad is not None else torch.zeros_like(embeds)
+
+        def forward(batch: torch.Tensor) -> torch.Tensor:  # (N, T, d) -> logits (N, ...)
+            mask = torch.ones(batch.shape[:2], dtype=torch.long, device=batch.device)
+            options = {"use_cache": False} if self.causal else {}
+            return self.model(inputs_embeds=batch, attention_mask=mask, return_dict=True, **options).logits
+
+        return EmbeddingInputs(encoded.tokens, embeds, baseline, forward, "last" if self.causal else "first")
+
+    def _predict_one(self, text: str, ablate: Iterable | None = None) -> dict:
         pooling = self.sentence_pooling if self.task == "encoder" else None
         encoded = self.encode(text, max_len=pooling.get("max_seq_length") if pooling else None)
         result = {"text": text, "tokens": encoded.tokens, "truncated": encoded.truncated}
         if self.task == "encoder" and not pooling:
             return result
-        output = self._forward(encoded, attentions=False)
+        output = self._forward(encoded, attentions=False, ablate=ablate)
         if self.task == "encoder":
             hidden = output.last_hidden_state[0].float()  # (T, d)
             vector = hidden.mean(0) if pooling["mode"] == "mean" else hidden[0]

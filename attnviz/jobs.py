@@ -221,11 +221,18 @@ def _record_data_description(folder: Path, described: dict) -> None:
     os.replace(staging, path)
 
 
-def _run(job: TrainingJob, train_data, dev_data, dev_limit: int) -> None:
+def _run(job: TrainingJob, train_data, dev_data, dev_limit: int, max_seconds: float | None = None) -> None:
+    deadline = job.started_at + max_seconds if max_seconds else None
+
+    def should_stop() -> bool:
+        if deadline is not None and time.time() > deadline:
+            job._stop.set()  # out of time: stop like the Stop button, keeping what it learned
+        return job._stop.is_set()
+
     try:
         train_data, dev_data, described = _load_data(job.spec, train_data, dev_data, dev_limit)
         job.data_description = described
-        folder, result, dev_metrics = run_job(job.spec, job._record, job._stop.is_set, train_data, dev_data)
+        folder, result, dev_metrics = run_job(job.spec, job._record, should_stop, train_data, dev_data)
         _record_data_description(folder, described)
         job.result, job.dev_metrics = result, dev_metrics
         job._finish("stopped" if (job._stop.is_set() and result.stopped_early) else "finished")
@@ -241,17 +248,18 @@ def _run(job: TrainingJob, train_data, dev_data, dev_limit: int) -> None:
 
 
 def start_job(spec: JobSpec, train_data=None, dev_data=None, *, name: str | None = None,
-              dev_limit: int = 0, root: str | Path | None = None) -> TrainingJob:
+              dev_limit: int = 0, root: str | Path | None = None, max_seconds: float | None = None) -> TrainingJob:
     """Start training in a daemon thread and return its job at once.
 
     The output folder is new, under `root` (default: the user models folder), named `name`
     (made safe) or `<task>-<timestamp>`; `spec.out` is replaced by it. Data: `train_data`/`dev_data`
     in memory (an upload; without dev data the last 10% is held out), else what `spec` names.
-    `spec.train_limit` and `dev_limit` cut the data for a quick run.
+    `spec.train_limit` and `dev_limit` cut the data for a quick run; `max_seconds` stops the run
+    (keeping what it learned) once that much time has passed since it started.
     """
     folder = reserve_output_folder(spec.task, name, root)
     job = TrainingJob(spec=replace(spec, out=str(folder)), folder=folder)
-    job._thread = threading.Thread(target=_run, args=(job, train_data, dev_data, dev_limit),
+    job._thread = threading.Thread(target=_run, args=(job, train_data, dev_data, dev_limit, max_seconds),
                                    name=f"attnviz-train-{job.id}", daemon=True)
     job._thread.start()
     return job

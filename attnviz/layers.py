@@ -1,6 +1,8 @@
 """Feed-forward block and the encoder block (post-norm as in the paper, pre-norm as an option)."""
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -44,14 +46,15 @@ class EncoderBlock(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                causal: bool = False, need_weights: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """x: (B, T, d) -> (B, T, d) and, if asked, the weights (B, H, T, T)."""
+                causal: bool = False, need_weights: bool = False, *,
+                ablate: Collection[int] = ()) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """x: (B, T, d) -> (B, T, d) and, if asked, the weights (B, H, T, T); ablate: heads switched off."""
         if self.norm_first:
-            attended = self.attention(self.attention_norm(x), attention_mask, causal, need_weights)
+            attended = self.attention(self.attention_norm(x), attention_mask, causal, need_weights, ablate=ablate)
             x = x + self.dropout(attended.output)
             x = x + self.dropout(self.feed_forward(self.feed_forward_norm(x)))
         else:
-            attended = self.attention(x, attention_mask, causal, need_weights)
+            attended = self.attention(x, attention_mask, causal, need_weights, ablate=ablate)
             x = self.attention_norm(x + self.dropout(attended.output))
             x = self.feed_forward_norm(x + self.dropout(self.feed_forward(x)))
         return x, attended.weights

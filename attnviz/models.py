@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, fields
 
 import torch
@@ -68,7 +69,8 @@ class ModelOutput:
 
     logits: torch.Tensor
     attentions: list[torch.Tensor] | None = None
-    qk: list[tuple[torch.Tensor, torch.Tensor]] | None = None  # per layer (q, k), each (B, H, T, d_head)
+    hidden_states: list[torch.Tensor] | None = None  # with return_hidden=True: (B, T, d) after each block
+    qk: list[tuple[torch.Tensor, torch.Tensor]] | None = None  # with return_qk=True: per layer (q, k), (B, H, T, d_head)
 
 
 class Encoder(nn.Module):
@@ -103,25 +105,35 @@ class Encoder(nn.Module):
 
     def forward(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 need_weights: bool = False, case_ids: torch.Tensor | None = None, *,
-                return_qk: bool = False):
-        """ids, case_ids: (B, T) -> hidden (B, T, d) and, if asked, per-layer weights [(B, H, T, T)];
-        with return_qk=True a third item: per layer the (q, k) its attention formed, each (B, H, T, d_head)."""
-        x = self.token_embedding(ids) * self.embed_scale
+                ablate: Collection[tuple[int, int]] = (), token_embeds: torch.Tensor | None = None,
+                return_hidden: bool = False, return_qk: bool = False) -> tuple:
+        """ids, case_ids: (B, T) -> hidden (B, T, d) and, if asked, per-layer weights [(B, H, T, T)].
+
+        ablate: (layer, head) pairs switched off for this call (see MultiHeadSelfAttention).
+        token_embeds: (B, T, d) used instead of token_embedding(ids) (for gradients w.r.t. the input).
+        return_hidden=True adds a third item: the hidden state after each block [(B, T, d)] (kept in
+        local variables for this call only; nothing is stored on the module).
+        return_qk=True adds, after those, per layer the (q, k) its attention formed, each (B, H, T, d_head).
+        """
+        x = (self.token_embedding(ids) if token_embeds is None else token_embeds) * self.embed_scale
         if self.case_embedding is not None:
             x = x + self.case_embedding(case_ids if case_ids is not None else torch.zeros_like(ids))
         x = self.positions(x)
         x = self.dropout(self.embedding_norm(x))
         attentions: list[torch.Tensor] | None = [] if need_weights else None
+        hidden_states: list[torch.Tensor] = []
         qk: list[tuple[torch.Tensor, torch.Tensor]] = []
-        for block in self.blocks:
+        for index, block in enumerate(self.blocks):
             if return_qk:  # the input the block's attention reads (after its LayerNorm when pre-norm)
                 qk.append(block.attention.query_key(block.attention_norm(x) if block.norm_first else x))
-            x, weights = block(x, attention_mask, self.config.causal, need_weights)
+            heads = [head for layer, head in ablate if layer == index]
+            x, weights = block(x, attention_mask, self.config.causal, need_weights, ablate=heads)
             if attentions is not None:
                 attentions.append(weights)
-        if return_qk:
-            return self.final_norm(x), attentions, qk
-        return self.final_norm(x), attentions
+            if return_hidden:
+                hidden_states.append(x)
+        extras = ([hidden_states] if return_hidden else []) + ([qk] if return_qk else [])
+        return (self.final_norm(x), attentions, *extras)
 
 
 def masked_mean(hidden: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
@@ -130,6 +142,12 @@ def masked_mean(hidden: torch.Tensor, attention_mask: torch.Tensor | None) -> to
         return hidden.mean(dim=1)
     weights = attention_mask.to(hidden.dtype).unsqueeze(-1)  # (B, T, 1)
     return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
+
+
+def _extras(extras: list, return_hidden: bool, return_qk: bool) -> tuple:
+    """(hidden_states, qk) from the Encoder's optional extra items, each None when not asked for."""
+    states = extras.pop(0) if return_hidden else None
+    return states, (extras.pop(0) if return_qk else None)
 
 
 class _LabelledEncoder(nn.Module):
@@ -147,10 +165,13 @@ class _LabelledEncoder(nn.Module):
 
     def forward(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 need_weights: bool = False, case_ids: torch.Tensor | None = None, *,
-                return_qk: bool = False) -> ModelOutput:
-        hidden, attentions, *qk = self.encoder(ids, attention_mask, need_weights, case_ids, return_qk=return_qk)
-        return ModelOutput(self.head(self.dropout(self.features(hidden, attention_mask))), attentions,
-                           qk[0] if qk else None)
+                ablate: Collection[tuple[int, int]] = (), token_embeds: torch.Tensor | None = None,
+                return_hidden: bool = False, return_qk: bool = False) -> ModelOutput:
+        hidden, attentions, *extras = self.encoder(ids, attention_mask, need_weights, case_ids, ablate=ablate,
+                                                   token_embeds=token_embeds, return_hidden=return_hidden,
+                                                   return_qk=return_qk)
+        states, qk = _extras(extras, return_hidden, return_qk)
+        return ModelOutput(self.head(self.dropout(self.features(hidden, attention_mask))), attentions, states, qk)
 
 
 class SequenceClassifier(_LabelledEncoder):
@@ -179,9 +200,13 @@ class CausalLM(nn.Module):
 
     def forward(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 need_weights: bool = False, case_ids: torch.Tensor | None = None, *,
-                return_qk: bool = False) -> ModelOutput:
-        hidden, attentions, *qk = self.encoder(ids, attention_mask, need_weights, case_ids, return_qk=return_qk)
-        return ModelOutput(self.head(hidden), attentions, qk[0] if qk else None)  # (B, T, vocab)
+                ablate: Collection[tuple[int, int]] = (), token_embeds: torch.Tensor | None = None,
+                return_hidden: bool = False, return_qk: bool = False) -> ModelOutput:
+        hidden, attentions, *extras = self.encoder(ids, attention_mask, need_weights, case_ids, ablate=ablate,
+                                                   token_embeds=token_embeds, return_hidden=return_hidden,
+                                                   return_qk=return_qk)
+        states, qk = _extras(extras, return_hidden, return_qk)
+        return ModelOutput(self.head(hidden), attentions, states, qk)  # (B, T, vocab)
 
 
 MODEL_CLASSES: dict[str, type[nn.Module]] = {

@@ -6,12 +6,20 @@ to run on every page.
 from __future__ import annotations
 
 import importlib.util
-import json
+import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from attnviz.checkpoint import CONFIG_FILE, is_attnviz_checkpoint
+from attnviz import atomic_dir, safefiles
+from attnviz.checkpoint import CONFIG_FILE, FORMAT_NAME, TOKENIZER_FILE, WEIGHTS_FILE, CheckpointError
+from attnviz.checkpoint_checks import validate_document
+
+log = logging.getLogger(__name__)
+_INTERRUPTED = re.compile(r"^\.(.+)\.(new|old)-\d+$")
+_skipped: dict[str, str] = {}  # folder -> why it is not listed (from the latest listing)
+_warned: set[tuple[str, str]] = set()
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MINILM_NAME = "all-MiniLM-L6-v2"
@@ -56,29 +64,66 @@ def minilm_installed() -> bool:
 
 
 def _task_of(folder: Path) -> str | None:
-    try:
-        task = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8")).get("task")
-    except (OSError, ValueError, AttributeError):
+    """The task of an attnviz checkpoint folder; None for a folder that is not one (no config.json,
+    or another format); CheckpointError naming the problem for a broken one."""
+    config = folder / CONFIG_FILE
+    if not os.path.lexists(config):
         return None
-    return task if isinstance(task, str) else None
+    document = safefiles.read_json(config, safefiles.MAX_CONFIG_BYTES, CheckpointError)
+    if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
+        return None
+    validate_document(document, str(config), CheckpointError)
+    for name in (WEIGHTS_FILE, TOKENIZER_FILE):
+        limit = safefiles.MAX_WEIGHTS_BYTES if name == WEIGHTS_FILE else safefiles.MAX_TOKENIZER_BYTES
+        safefiles.check_regular_file(folder / name, limit, CheckpointError)
+    return document["task"]
 
 
-def _scan(root: Path, kind: str) -> list[ModelEntry]:
-    """Every attnviz checkpoint directly under `root` (hidden and temporary folders skipped)."""
+def _recover_interrupted(root: Path) -> None:
+    """Finish or roll back the saves under `root` that were killed between their two renames."""
+    try:
+        names = {m.group(1) for p in root.iterdir() for m in [_INTERRUPTED.match(p.name)] if m}
+    except OSError:
+        return
+    for name in names:
+        try:
+            atomic_dir.recover(root / name)
+        except OSError as error:
+            log.warning("could not recover the interrupted save of %s: %s", root / name, error)
+
+
+def _scan(root: Path, kind: str, skipped: dict[str, str] | None = None) -> list[ModelEntry]:
+    """Every attnviz checkpoint directly under `root` (hidden and temporary folders skipped).
+
+    A folder that looks like a checkpoint but cannot be read is left out, and named in
+    skipped_folders() with the reason (and a warning in the log, once)."""
     if not root.is_dir():
         return []
+    _recover_interrupted(root)
     entries = []
     try:
         folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     except OSError:
         return []
     for folder in folders:
-        if not is_attnviz_checkpoint(folder):
+        try:
+            task = _task_of(folder)
+        except (CheckpointError, OSError) as error:
+            reason = str(error)
+            if skipped is not None:
+                skipped[str(folder)] = reason
+            if (str(folder), reason) not in _warned:
+                _warned.add((str(folder), reason))
+                log.warning("model folder %s skipped: %s", folder, reason)
             continue
-        task = _task_of(folder)
         if task:
             entries.append(ModelEntry(folder.name, str(folder), task, kind))
     return entries
+
+
+def skipped_folders() -> list[tuple[str, str]]:
+    """(folder, reason) for each folder the latest listing left out because it cannot be read."""
+    return sorted(_skipped.items())
 
 
 def available_models(task: str | None = None) -> list[ModelEntry]:
@@ -87,9 +132,11 @@ def available_models(task: str | None = None) -> list[ModelEntry]:
     task: keep only models of this task (None: all). A user model whose folder name is already
     taken is listed as "<name> (yours)" so every name stays unique.
     """
-    entries = _scan(checkpoints_dir(), "shipped")
+    global _skipped
+    skipped: dict[str, str] = {}
+    entries = _scan(checkpoints_dir(), "shipped", skipped)
     taken = {e.name for e in entries} | {MINILM_NAME}
-    for entry in _scan(user_models_dir(), "user"):
+    for entry in _scan(user_models_dir(), "user", skipped):
         name = entry.name
         if name in taken:
             name = f"{entry.name} (yours)"
@@ -98,6 +145,7 @@ def available_models(task: str | None = None) -> list[ModelEntry]:
                 name, suffix = f"{entry.name} (yours {suffix})", suffix + 1
         taken.add(name)
         entries.append(ModelEntry(name, entry.source, entry.task, entry.kind))
+    _skipped = skipped
     if minilm_installed():
         entries.append(ModelEntry(MINILM_NAME, MINILM_NAME, "encoder", "pretrained"))
     if task is not None:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
 
+from attnviz.errors import refuse_surrogates
+
 TOKENIZER_KINDS = ("char", "word", "wordpiece")
 NORMALIZATIONS = ("none", "ptb")
 PAD, UNK, CLS, SEP = "[PAD]", "[UNK]", "[CLS]", "[SEP]"
@@ -98,7 +100,7 @@ class TextTokenizer:
 
     def encode(self, text: str, max_len: int | None = None) -> Encoded:
         """Text -> tokens (normalised first); cut to max_len tokens if longer (truncated=True)."""
-        normalized = self.normalize(text)
+        normalized = self.normalize(refuse_surrogates(text))
         encoding = self.tokenizer.encode(normalized)
         cases = [letter_case(normalized[a:b]) if w is not None else 0
                  for (a, b), w in zip(encoding.offsets, encoding.word_ids)]
@@ -106,6 +108,7 @@ class TextTokenizer:
 
     def encode_words(self, words: list[str], max_len: int | None = None) -> Encoded:
         """Pre-split words (as in CoNLL files) -> tokens; word_ids says which word each came from."""
+        words = [refuse_surrogates(w) for w in words]
         words = [self.normalize(w) or w for w in words] if self.normalization == "ptb" else list(words)
         encoding = self.tokenizer.encode(words, is_pretokenized=True)
         cases = [letter_case(words[w][a:b]) if w is not None else 0

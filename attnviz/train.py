@@ -157,11 +157,14 @@ def _length_bucketed_batches(examples: list, batch_size: int, world: int, steps_
 def train(model: nn.Module, tokenizer: TextTokenizer, config: TrainConfig, train_data, dev_data=None,
           labels: list[str] | None = None, on_progress: Callable[[Progress], None] | None = None,
           should_stop: Callable[[], bool] | None = None, log_every: int = 10,
-          on_improved: Callable[[nn.Module, float], None] | None = None) -> TrainResult:
+          on_improved: Callable[[nn.Module, float], None] | None = None, *,
+          on_step: Callable[[int, int, float | None, nn.Module], None] | None = None) -> TrainResult:
     """Train in place and leave the model holding the best dev weights (eval mode on return).
 
     on_improved(model, dev_metric) is called (first process only) whenever dev improves, for
     example to save the best checkpoint so far: an interrupted run still leaves a usable model.
+    on_step(step, total_steps, running_loss, model) is called (first process only) before the first
+    step (step 0, loss None) and after every step, for example to record attention (analysis.replay).
 
     train_data: list of (sentence, label) | list of (words, tags) | a text for the LM.
     """
@@ -222,6 +225,8 @@ def train(model: nn.Module, tokenizer: TextTokenizer, config: TrainConfig, train
                 yield collate([examples[i] for i in batch_indices], tokenizer.pad_id)
             epoch += 1
 
+    if on_step is not None and rank == 0:
+        on_step(0, total_steps, None, model)
     for batch in batches():
         if step >= total_steps:
             break
@@ -240,6 +245,8 @@ def train(model: nn.Module, tokenizer: TextTokenizer, config: TrainConfig, train
         step += 1
         value = loss.item()
         running = value if running is None else 0.95 * running + 0.05 * value
+        if on_step is not None and rank == 0:
+            on_step(step, total_steps, running, model)
         if step % log_every == 0:
             report(running)
         if step % eval_every == 0 or step == total_steps:

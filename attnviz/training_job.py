@@ -16,6 +16,7 @@ from typing import Callable
 import torch
 
 from attnviz.checkpoint import TASK_MODEL_KIND, save_checkpoint
+from attnviz.data import default_data_root
 from attnviz.data import LM_DEV_FRACTION, NER_LABELS, SENTIMENT_LABELS, load_task, read_task_file, split_tail
 from attnviz.evaluate import evaluate_lm, evaluate_ner, evaluate_sentiment
 from attnviz.models import ModelConfig, build_model
@@ -59,6 +60,8 @@ class JobSpec:
     train_limit: int = 0  # use only the first N training examples (characters for the LM)
     save_dtype: str = "float32"
     command: str = ""
+    replay_texts: tuple[str, ...] = ()  # probe sentences whose attention is recorded while training
+    replay_every: int = 0  # steps between replay snapshots (0: about 40 over the run)
 
 
 def load_job_data(spec: JobSpec) -> tuple[object, object, dict]:
@@ -72,7 +75,7 @@ def load_job_data(spec: JobSpec) -> tuple[object, object, dict]:
     else:
         train_data = load_task(spec.task, "train", spec.data_root, spec.hub)
         dev_data = load_task(spec.task, "dev", spec.data_root, spec.hub)
-        described = {"source": "hub" if spec.hub else str(spec.data_root or "$ATTNVIZ_DATA")}
+        described = {"source": "hub" if spec.hub else str(spec.data_root or default_data_root()[0])}
     if spec.train_limit:
         train_data = train_data[: spec.train_limit]
     if not train_data:
@@ -144,20 +147,30 @@ def run_job(spec: JobSpec, on_progress: Callable[[Progress], None] | None = None
     def describe(result: TrainResult | None, dev_metrics: dict) -> dict:
         return _metadata(spec, data_description, dev_metrics, result, model, time.perf_counter() - started)
 
+    recorder = None
+    if spec.replay_texts:
+        from attnviz.analysis.replay import ReplayRecorder
+        recorder = ReplayRecorder(list(spec.replay_texts), tokenizer, spec.task, spec.replay_every)
+        recorder.prepare(model.config.max_len)  # a probe the tokenizer cannot read fails before training
+
     def save_best_so_far(current, dev_value: float) -> None:
         """While training: the best model so far, so an interrupted run leaves a usable checkpoint."""
         note = {"task": spec.task, DEV_METRIC[spec.task]: dev_value, "written_during_training": True,
                 "dev_examples_used": spec.train.eval_limit or "all"}
         save_checkpoint(folder, copy.deepcopy(current).cpu(), tokenizer, spec.task, labels, describe(None, note), dtype)
+        if recorder is not None:
+            recorder.save(folder)
 
     result = train(model, tokenizer, spec.train, train_data, dev_data, labels, on_progress, should_stop,
-                   on_improved=save_best_so_far)
+                   on_improved=save_best_so_far, on_step=recorder)
     with torch.no_grad():  # measure the weights exactly as they will be stored
         for parameter in model.parameters():
             parameter.copy_(parameter.to(dtype).float())
     dev_metrics = evaluate_model(spec.task, model, tokenizer, dev_data, labels) if dev_data else {}
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only the first process writes
         save_checkpoint(folder, model.cpu(), tokenizer, spec.task, labels, describe(result, dev_metrics), dtype)
+        if recorder is not None:
+            recorder.save(folder)
     return folder, result, dev_metrics
 
 

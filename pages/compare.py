@@ -86,7 +86,7 @@ def detail_view(trace_a: AttentionTrace, trace_b: AttentionTrace, name_a: str, n
                   f"({first_difference(words(trace_a), words(trace_b))})")
         if not (hide_special and merge):
             reason += "; switching on both 'hide special tokens' and 'merge word pieces' often lines them up"
-        st.info(f"No cell-by-cell difference: {reason}. Instead, the attention each token receives on "
+        st.info(f"No cell-by-cell difference: {ui.escape_markdown(reason)}. Instead, the attention each token receives on "
                 "average in the chosen layers (mean over heads as bars, each head as a dot):")
         bar_a, bar_b = st.columns(2)
         for column, trace, layer, name, key in ((bar_a, trace_a, layer_a, name_a, "compare_received_a"),

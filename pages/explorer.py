@@ -4,6 +4,8 @@ from __future__ import annotations
 import streamlit as st
 
 from attnviz import display, ui
+from attnviz.analysis.replay import has_replay
+from attnviz.ui.analysis_views import replay_view
 from attnviz.ui.explorer_view import explorer_views
 from attnviz.ui.url_state import toggle_synced
 
@@ -53,3 +55,7 @@ if entry is not None and ui.require_text(text):
         ui.download_buttons(None, trace, key="explorer_download", name="attention")
     except ui.USER_ERRORS as exc:
         ui.show_error(exc)
+
+if entry is not None and has_replay(entry.source):  # a model trained with --replay-text
+    with st.expander("Training replay: how this model's attention formed"):
+        replay_view(entry.source, key="explorer_replay", model_name=entry.name)

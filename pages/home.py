@@ -49,6 +49,7 @@ st.markdown(
 
 st.subheader("Models")
 entries = registry.available_models()
+ui.show_skipped_models()
 if not entries:
     st.warning(f"No model found: put checkpoint folders into {registry.checkpoints_dir()} or train one on "
                "the Train page.")

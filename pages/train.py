@@ -5,7 +5,6 @@ switches and does not block anyone; a fragment redraws its progress every second
 """
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -14,11 +13,14 @@ import torch
 from streamlit.errors import StreamlitAPIException
 
 from attnviz import plots, registry, ui
-from attnviz.data import DataError, parse_classification_tsv, parse_conll, parse_text, task_file
+from attnviz import hosted as hosting_policy
+from attnviz.data import (TASK_FILES, DataError, default_data_root, parse_classification_tsv, parse_conll,
+                          parse_text, task_file)
 from attnviz.device import describe_device, pick_device
 from attnviz.jobs import JobBoard, TrainingJob, check_labels, safe_name, user_models_dir
 from attnviz.train import TrainConfig
 from attnviz.training_job import JobSpec, ModelShape
+from attnviz.ui.analysis_views import replay_view
 
 TASKS = {"sentiment": "Sentiment: positive or negative (SST-2 sentences)",
          "ner": "Named entities: people, organisations, places (WikiANN)",
@@ -36,12 +38,20 @@ PRETRAINED = "all-MiniLM-L6-v2"
 TASK_SCRIPTS = {"sentiment": "sentiment.py", "ner": "ner.py", "lm": "generation.py"}
 TASK_PAGES = {"sentiment": "Sentiment", "ner": "Named entities", "lm": "Text generation"}
 md = ui.escape_markdown  # every path, name and message shown goes through it
+REPLAY_PROBES = {"sentiment": "a gripping , funny and moving film .",  # the probe whose attention is replayed
+                 "ner": "Angela Merkel visited the Google offices in Paris .",
+                 "lm": "To be, or not to be, that is the question."}
 
 
 @st.cache_resource(show_spinner=False)
-def job_board() -> JobBoard:
+def job_board(max_running: int = 2) -> JobBoard:
     """One board per server: every session sees the same runs, and they outlive reruns."""
-    return JobBoard(max_running=2)
+    return JobBoard(max_running=max_running)
+
+
+def server_board() -> JobBoard:
+    """The server's board: one run at a time in hosted mode, two otherwise."""
+    return job_board(hosting_policy.LIMITS.max_running_jobs if ui.is_hosted() else 2)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -58,29 +68,59 @@ def device_choices() -> list[str]:
     return choices
 
 
+MAX_PATH_CHARS = 1024  # a typed data folder longer than this (or with a part over 255) is refused
+DATA_SETS = {"sentiment": "SST-2 (movie review sentences)", "ner": "WikiANN English (entity-tagged sentences)",
+             "lm": "tiny Shakespeare (plays, as characters)"}
+
+
+def shared_data_files(task: str, root: str) -> tuple[Path, str] | None:
+    """(train file, dev note) when `root` holds the task's data set laid out like the shared data, else None.
+
+    One answer for every failure (missing, not a folder, unreadable, too long, odd characters), so the
+    messages do not tell which server folders exist."""
+    if len(root) > MAX_PATH_CHARS or any(len(part) > 255 for part in Path(root).parts) or "\0" in root:
+        return None
+    try:
+        train_path = task_file(task, "train", root)
+        if not train_path.is_file():
+            return None
+        dev_path = task_file(task, "dev", root)
+    except (DataError, OSError, ValueError):
+        return None
+    return train_path, ("dev: its last 10%" if task == "lm" else f"dev: {dev_path.name}")
+
+
 def data_section(task: str) -> tuple[dict | None, str]:
-    """Where the data comes from: ({data_root} or {train_data, dev_data}) and a description; None if not usable."""
-    source = st.radio("Training data", ["the shared data folder", "a file I upload"], horizontal=True,
-                      key="train_source")
-    if source == "the shared data folder":
-        root = st.text_input("Data folder", value=os.environ.get("ATTNVIZ_DATA", ""), key="train_data_root",
+    """Where the data comes from: ({data_root} or {train_data, dev_data}) and a description; None if not usable.
+
+    Hosted: the shared data sets by name only (no box for server paths), or an upload."""
+    hosted = ui.is_hosted()
+    options = ["the shared data sets" if hosted else "the shared data folder", "a file I upload"]
+    source = st.radio("Training data", options, horizontal=True, key="train_source")
+    if source == options[0]:
+        default_root, origin = default_data_root()
+        if hosted:
+            root = str(default_root)
+            found = shared_data_files(task, root)
+            if found is None:
+                st.info("The shared data sets are not installed on this server: upload a training file instead.")
+                return None, ""
+            st.caption(f"Data set: {md(DATA_SETS[task])} ({md(found[1])}).")
+            return {"data_root": root}, DATA_SETS[task]
+        root = st.text_input("Data folder", value=str(default_root), key="train_data_root", max_chars=MAX_PATH_CHARS,
                              help="A folder laid out like the shared data: sst2/, wikiann-en/, tinyshakespeare/. "
-                                  "The default comes from the environment variable ATTNVIZ_DATA.")
+                                  "The default is $ATTNVIZ_DATA if set, else ../shared/data beside the app.")
         if not root.strip():
             st.info("Type the path of the data folder (or set ATTNVIZ_DATA before starting the app).")
             return None, ""
-        try:
-            train_path = task_file(task, "train", root.strip())
-        except DataError as error:
-            st.error(md(error))
+        found = shared_data_files(task, root.strip())
+        folder, train_name, _ = TASK_FILES[task]
+        if found is None:
+            st.error(f"No {md(task)} data set found there: the folder needs {md(folder)}/{md(train_name)} "
+                     "(the layout of the shared data).")
             return None, ""
-        if not train_path.is_file():
-            st.error(f"{md(train_path)} is missing: this folder is not laid out like the shared data.")
-            return None, ""
-        dev_path = task_file(task, "dev", root.strip())
-        note = "dev: its last 10%" if task == "lm" else f"dev: {dev_path.name}"
-        st.caption(f"Reads {md(train_path)} ({md(note)}).")
-        return {"data_root": root.strip()}, str(train_path)
+        st.caption(f"Reads {md(found[0])} ({md(found[1])}).")
+        return {"data_root": root.strip()}, str(found[0])
     text, types = FORMATS[task]
     st.caption(f"Format: {text}.")
     upload = st.file_uploader("Training file", type=types, key=f"train_upload_{task}")
@@ -106,11 +146,19 @@ def data_section(task: str) -> tuple[dict | None, str]:
 
 def settings_section(task: str, n_examples: int | None) -> tuple[dict, dict]:
     """(TrainConfig options, JobSpec options) from the hyper-parameter widgets."""
-    quick = st.toggle("Quick run (a demo that ends in a minute or so)", value=True, key="train_quick")
+    hosted, caps = ui.is_hosted(), hosting_policy.LIMITS
+    if hosted:
+        quick = True
+        st.caption(f"This is a hosted demo: quick runs only, at most {caps.max_train_steps} steps and "
+                   f"{int(caps.max_train_seconds)} s, one run at a time on the server; trained models are "
+                   f"deleted after {int(caps.user_model_ttl_s // 60)} minutes.")
+    else:
+        quick = st.toggle("Quick run (a demo that ends in a minute or so)", value=True, key="train_quick")
     limit = 0
+    most = (caps.max_train_examples * (100 if task == "lm" else 1)) if hosted else 10_000_000
     if quick:
         limit = st.number_input(f"Use only the first N training {UNIT[task]}", min_value=100,
-                                max_value=10_000_000, value=QUICK[task], step=100, key=f"train_limit_{task}")
+                                max_value=most, value=min(QUICK[task], most), step=100, key=f"train_limit_{task}")
     spec: dict = {"train_limit": int(limit)}
     start_from = "scratch"
     if task in ("sentiment", "ner"):
@@ -127,13 +175,14 @@ def settings_section(task: str, n_examples: int | None) -> tuple[dict, dict]:
         spec["shape"] = ModelShape(d_model=d_model, n_heads=heads, n_layers=layers, d_ff=4 * d_model)
     left, middle, right = st.columns(3)
     if task == "lm":
-        steps = left.number_input("Training steps", 10, 100_000, QUICK_STEPS if quick else 2000, step=50,
-                                  key=f"train_steps_{quick}")
+        steps = left.number_input("Training steps", 10, caps.max_train_steps if hosted else 100_000,
+                                  QUICK_STEPS if quick else 2000, step=50, key=f"train_steps_{quick}")
         epochs = 1
     else:
         default = (1 if start_from == PRETRAINED else 3) if quick else 5
-        epochs = left.number_input("Epochs", 1, 50, default, key=f"train_epochs_{quick}_{start_from}")
-        steps = 0
+        epochs = left.number_input("Epochs", 1, caps.max_epochs if hosted else 50, min(default, caps.max_epochs)
+                                   if hosted else default, key=f"train_epochs_{quick}_{start_from}")
+        steps = caps.max_train_steps if hosted else 0
     batch = middle.number_input("Batch size", 1, 512, 32, key="train_batch")
     lr = right.number_input("Peak learning rate", 1e-6, 0.1, LEARNING_RATE[start_from == PRETRAINED],
                             step=1e-4, format="%.5f", key=f"train_lr_{start_from}",
@@ -147,6 +196,10 @@ def settings_section(task: str, n_examples: int | None) -> tuple[dict, dict]:
     except ValueError as error:
         st.warning(md(error))
     dev_limit = QUICK_DEV[task] if quick else 0
+    probe = st.text_input("Replay sentence (its attention is recorded as the model trains)",
+                          REPLAY_PROBES[task], key=f"train_replay_{task}", max_chars=300,
+                          help="Leave empty to record nothing. After the run, a slider replays every head.")
+    spec["replay_texts"] = (probe.strip(),) if probe.strip() else ()
     train = dict(task=task, epochs=int(epochs), max_steps=int(steps), batch_size=int(batch), lr=float(lr),
                  schedule="linear", warmup_steps=max(5, min(500, planned // 10)), device=device,
                  eval_every=max(50, int(steps) // 3) if task == "lm" else 0, eval_limit=dev_limit)
@@ -197,6 +250,9 @@ def show_ended(job: TrainingJob) -> None:
     history = job.history_rows()
     if history:
         ui.plot(plots.training_chart(history, history[-1]["metric_name"]), key=f"train_chart_{job.id}")
+    with st.expander("Replay: how the attention formed", expanded=True):
+        if not replay_view(job.folder, key=f"train_replay_{job.id}", model_name=job.name):
+            st.caption("This run recorded no replay (no replay sentence was given).")
 
 
 def show_running(job: TrainingJob) -> None:
@@ -223,7 +279,7 @@ def show_running(job: TrainingJob) -> None:
 
 @st.fragment(run_every=1.0)
 def live_progress(job_id: str) -> None:
-    job = job_board().get(job_id)
+    job = server_board().get(job_id)
     if job is None:
         return
     if job.running:
@@ -247,7 +303,9 @@ def start(board: JobBoard, task: str, data: dict, described: str, train: dict, s
     try:
         job_spec = JobSpec(task=task, out="", train=TrainConfig(**train), command=f"Train page: {described}",
                            **data, **spec)
-        job = board.start(job_spec, **in_memory, name=name.strip() or None, dev_limit=dev_limit)
+        max_seconds = hosting_policy.LIMITS.max_train_seconds if ui.is_hosted() else None
+        job = board.start(job_spec, **in_memory, name=name.strip() or None, dev_limit=dev_limit,
+                          max_seconds=max_seconds)
     except ui.USER_ERRORS as error:
         ui.show_error(error, "The run did not start")
         return
@@ -261,7 +319,9 @@ def main() -> None:
     st.title("Train a model")
     st.caption("Trains in the background: you can switch pages and come back. Each model goes to a new folder "
                f"in {md(user_models_dir())}; the shipped checkpoints are never touched.")
-    board = job_board()
+    if ui.is_hosted():
+        hosting_policy.expire_user_models(user_models_dir())
+    board = server_board()
     job = board.get(st.session_state.get("train_job_id"))
     busy = job is not None and job.running
     if busy:

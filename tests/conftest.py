@@ -1,7 +1,6 @@
 """Shared fixtures: where the shared data lives, and small helpers."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -11,9 +10,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def shared_data_dir() -> Path:
-    """ATTNVIZ_DATA if set, else ../shared/data beside the repository."""
-    env = os.environ.get("ATTNVIZ_DATA")
-    return Path(env) if env else REPO_ROOT.parent / "shared" / "data"
+    """ATTNVIZ_DATA if set, else ../shared/data beside the repository (the rule of attnviz.data)."""
+    from attnviz.data import default_data_root
+    return default_data_root()[0]
 
 
 @pytest.fixture(scope="session")

@@ -361,10 +361,11 @@ def test_generation_hard_prompts(prompt: str) -> None:
 
 def test_registry_lists_checkpoints_and_filters_by_task(tmp_path, monkeypatch) -> None:
     shipped, user = tmp_path / "ckpt", tmp_path / "user"
+    from test_checkpoint import saved
     for root, name, task in ((shipped, "sentiment", "sentiment"), (shipped, "lm", "lm"),
                              (user, "sentiment", "sentiment"), (user, "mine", "ner")):
-        (root / name).mkdir(parents=True)
-        (root / name / "config.json").write_text(json.dumps({"format": "attnviz", "task": task}))
+        root.mkdir(parents=True, exist_ok=True)
+        saved(tmp_path / "made" / root.name / name, task).rename(root / name)  # real checkpoints: the listing checks them
     (shipped / "not-a-model").mkdir()
     (shipped / ".tmp-half-written").mkdir()
     monkeypatch.setenv("ATTNVIZ_CHECKPOINTS", str(shipped))

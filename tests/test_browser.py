@@ -2,8 +2,8 @@
 with Debian's Chromium (never `playwright install`). Screenshots of every page go to
 test-artifacts/ for people to look at.
 
-Without /usr/bin/chromium the tests are skipped, unless ATTNVIZ_REQUIRE_BROWSER=1 (CI), where
-that is a failure.
+Chromium is $CHROMIUM, else found on PATH (tests/chromium.py); without it the tests are skipped,
+unless ATTNVIZ_REQUIRE_BROWSER=1 (CI), where that is a failure.
 """
 from __future__ import annotations
 
@@ -14,15 +14,14 @@ import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
+from chromium import find_chromium, missing_message
 from conftest import REPO_ROOT, shared_data_dir
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = REPO_ROOT / "test-artifacts"
@@ -33,9 +32,9 @@ SENTENCE = "the film was good and the actors were funny"
 
 
 def _require_browser() -> None:
-    if CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK):
+    if find_chromium() is not None:
         return
-    message = f"{CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium)"
+    message = missing_message()
     if os.environ.get("ATTNVIZ_REQUIRE_BROWSER") == "1":
         pytest.fail(message + " (ATTNVIZ_REQUIRE_BROWSER=1: the browser tests must run here)")
     pytest.skip(message)
@@ -96,7 +95,7 @@ def browser(server):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        chromium = playwright.chromium.launch(executable_path=str(find_chromium()), args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
 

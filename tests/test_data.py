@@ -141,8 +141,11 @@ def test_split_tail():
 
 def test_data_root(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     monkeypatch.delenv("ATTNVIZ_DATA", raising=False)
-    with pytest.raises(DataError, match="--data.*ATTNVIZ_DATA"):
+    monkeypatch.setattr(data, "REPO_ROOT", tmp_path / "repo")  # a clone with no ../shared/data beside it
+    with pytest.raises(DataError, match="shared/data.*--data.*ATTNVIZ_DATA"):
         data.data_root()
+    (tmp_path / "shared" / "data").mkdir(parents=True)  # the README's layout: ../shared/data
+    assert data.data_root() == tmp_path / "shared" / "data"
     assert data.data_root(tmp_path) == tmp_path
     monkeypatch.setenv("ATTNVIZ_DATA", str(tmp_path))
     assert data.data_root() == tmp_path

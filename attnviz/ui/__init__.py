@@ -6,3 +6,4 @@ views: tokens, notes, charts and downloads.
 from attnviz.ui.core import *  # noqa: F401,F403
 from attnviz.ui.core import USER_ERRORS, _word_ids  # noqa: F401
 from attnviz.ui.views import *  # noqa: F401,F403
+from attnviz.ui.hosting import is_hosted, max_text_chars, show_skipped_models  # noqa: F401

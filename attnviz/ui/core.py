@@ -120,11 +120,12 @@ def _word_ids(bundle, text: str, n_tokens: int) -> list[int | None] | None:
 
 
 def clip_text(text: str) -> tuple[str, str | None]:
-    """The text cut to MAX_TEXT_CHARS, and a note when it was cut."""
-    if len(text) <= MAX_TEXT_CHARS:
+    """The text cut to MAX_TEXT_CHARS (hosted mode: its smaller limit), and a note when it was cut."""
+    from attnviz.ui.hosting import max_text_chars
+    limit = max_text_chars()
+    if len(text) <= limit:
         return text, None
-    return text[:MAX_TEXT_CHARS], (f"The text has {len(text):,} characters; only the first "
-                                   f"{MAX_TEXT_CHARS:,} were read.")
+    return text[:limit], f"The text has {len(text):,} characters; only the first {limit:,} were read."
 
 
 @st.cache_data(show_spinner=False, max_entries=48)

@@ -1,0 +1,67 @@
+"""Hosted mode: the app served to strangers (a public demo) gets tighter limits and no server paths.
+
+One convention: the environment variable ATTNVIZ_HOSTED=1 (also true/yes/on) switches it on; on hosts
+where setting environment variables is awkward (Streamlit Community Cloud), `hosted = true` in
+.streamlit/secrets.toml does the same (read by attnviz.ui, the only part that sees Streamlit).
+No streamlit here: the policy is plain data, tested without a server.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+ENV_VAR = "ATTNVIZ_HOSTED"
+TRUE_WORDS = ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class HostedLimits:
+    """What one visitor of a hosted demo may ask for."""
+
+    max_text_chars: int = 2_000         # text read by a model per request (longer pastes are cut)
+    max_running_jobs: int = 1           # training runs at once on the whole server
+    max_train_steps: int = 300          # steps of one run (the language model's and the others' cap)
+    max_train_seconds: float = 180.0    # a run is stopped (keeping what it learned) after this long
+    max_train_examples: int = 5_000     # training sentences (characters for the LM: 100x this)
+    max_epochs: int = 3
+    user_model_ttl_s: float = 3_600.0   # models trained by visitors are deleted after this long
+
+
+LIMITS = HostedLimits()
+
+
+def hosted_from_env(environ: dict | None = None) -> bool:
+    """Whether ATTNVIZ_HOSTED asks for hosted mode."""
+    value = (environ if environ is not None else os.environ).get(ENV_VAR, "")
+    return str(value).strip().lower() in TRUE_WORDS
+
+
+def expire_user_models(root: str | Path, ttl_s: float = LIMITS.user_model_ttl_s,
+                       now: float | None = None) -> list[Path]:
+    """Delete the model folders under `root` last written more than `ttl_s` seconds ago; return them.
+
+    Only folders directly under `root` are touched (never symlinks), so nothing outside it can go.
+    """
+    root = Path(root)
+    now = time.time() if now is None else now
+    removed = []
+    try:
+        folders = [p for p in root.iterdir() if p.is_dir() and not p.is_symlink()]
+    except OSError:
+        return []
+    for folder in folders:
+        try:
+            newest = max([folder.stat().st_mtime] + [p.stat().st_mtime for p in folder.iterdir()])
+        except OSError:
+            continue
+        if now - newest > ttl_s:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+            log.info("hosted mode: deleted the expired user model %s", folder)
+    return removed

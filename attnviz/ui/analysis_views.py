@@ -1,0 +1,95 @@
+"""Streamlit helpers for the Heads, Corpus search and Verify pages and the training replay view."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from attnviz import plots, plots_heads
+from attnviz.analysis.context_index import ContextIndex
+from attnviz.analysis.corpora import CORPORA, load_corpus, typed_sentences
+from attnviz.analysis.head_stats import head_statistics
+from attnviz.analysis.replay import load_replay
+from attnviz.data import DataError
+from attnviz.registry import ModelEntry
+from attnviz.ui.core import _config_mtime, _load_cached, app_device, escape_markdown, show_error
+from attnviz.ui.views import model_view_trace, plot
+
+TYPED = "sentences I type"
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _corpus(name: str) -> list[str]:
+    return load_corpus(name)
+
+
+def corpus_picker(key: str, default_size: int = 100, max_size: int = 1000,
+                  full: bool = False) -> tuple[str, list[str]] | None:
+    """Pick a shared dev set (and how many of its sentences) or type sentences; None (with a message)
+    when nothing usable was given. full=True offers the whole dev set (no size slider)."""
+    choice = st.radio("Sentences", list(CORPORA) + [TYPED], horizontal=True, key=f"{key}_corpus")
+    try:
+        if choice == TYPED:
+            text = st.text_area("One sentence per line", key=f"{key}_typed",
+                                value="The cat sat on the mat.\nShe gave him the book he wanted.")
+            return "typed", typed_sentences(text, max_size)
+        sentences = _corpus(choice)
+    except DataError as error:
+        st.warning(f"The shared data cannot be read: {escape_markdown(error)}. Set ATTNVIZ_DATA to the "
+                   "data folder, or type sentences instead.")
+        return None
+    except ValueError as error:
+        st.warning(escape_markdown(error))
+        return None
+    if full:
+        return choice, sentences
+    upper = min(max_size, len(sentences))
+    size = st.slider("How many sentences (the first N)", 1, upper, min(default_size, upper), key=f"{key}_size")
+    return f"{choice} (first {size})", sentences[:size]
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _head_table(source: str, mtime: int, device: str, texts: tuple[str, ...]) -> pd.DataFrame:
+    return head_statistics(_load_cached(source, mtime, device), list(texts))
+
+
+def head_table(entry: ModelEntry, texts: list[str]) -> pd.DataFrame:
+    """Head statistics of a model over texts (cached per model and texts)."""
+    return _head_table(entry.source, _config_mtime(entry.source), str(app_device()), tuple(texts))
+
+
+@st.cache_resource(show_spinner=False, max_entries=6)
+def _index(source: str, mtime: int, device: str, texts: tuple[str, ...], layer: int, disk: bool) -> ContextIndex:
+    return ContextIndex.build(_load_cached(source, mtime, device), list(texts), layer, cache=disk)
+
+
+def context_index(entry: ModelEntry, texts: list[str], layer: int, disk: bool = True) -> ContextIndex:
+    """The corpus index of a model at a layer, built once per server process; disk=True also keeps
+    it on disk (for the shared dev sets only: typed corpora must not fill the disk of a hosted app)."""
+    return _index(entry.source, _config_mtime(entry.source), str(app_device()), tuple(texts), layer, disk)
+
+
+def replay_view(folder: str | Path, key: str, model_name: str = "") -> bool:
+    """The training replay of a checkpoint folder: a step slider, every head for the probe sentence at
+    that step and the loss curve with a marker. Returns False (drawing nothing) when there is none."""
+    replay = load_replay(folder)
+    if replay is None or not replay.steps:
+        return False
+    probe = 0
+    if len(replay.texts) > 1:
+        probe = st.selectbox("Probe sentence", range(len(replay.texts)), format_func=lambda i: replay.texts[i],
+                             key=f"{key}_probe")
+    traces = replay.traces(probe, model_name)
+    steps = [s for s, _ in traces]
+    step = st.select_slider("Training step", steps, value=steps[-1], key=f"{key}_step_{probe}")
+    trace = dict(traces)[step]
+    try:
+        shown, note = model_view_trace(trace)
+        if note:
+            st.caption(escape_markdown(note))
+        plot(plots.model_view(shown), key=f"{key}_grid")
+        plot(plots_heads.loss_with_marker(replay.loss, step), key=f"{key}_loss")
+    except (ValueError, IndexError) as error:
+        show_error(error, "The replay cannot be drawn")
+    return True

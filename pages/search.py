@@ -1,0 +1,51 @@
+"""Corpus search: the tokens of a corpus whose contexts are nearest to a chosen token (exBERT's idea)."""
+from __future__ import annotations
+
+import streamlit as st
+
+from attnviz import ui
+from attnviz.ui import analysis_views as av
+
+md = ui.escape_markdown
+
+ui.ensure_app()
+st.title("Corpus search")
+st.markdown("Every token of a corpus is embedded at one layer (the hidden state after that block). Pick a "
+            "token of your sentence: the nearest contexts by cosine similarity come first, the matched "
+            "token in **[brackets]**. Early layers match the word itself, later ones its role in the sentence.")
+
+entry = ui.model_picker(key="search_model", label="Model")
+text = ui.text_input_synced("Sentence", key="search_text", default="The film is a charming, funny surprise.")
+picked = av.corpus_picker("search", full=True)
+if entry is not None and picked is not None and ui.require_text(text):
+    described, corpus = picked
+    text, clipped = ui.clip_text(text)
+    if clipped:
+        st.info(clipped)
+    try:
+        bundle = ui.load_model(entry)
+        batch = bundle.forward_batch([text], attentions=False)
+        tokens, special = batch.tokens[0], batch.special[0]
+        left, middle, right = st.columns(3)
+        choices = list(range(len(tokens)))
+        default = next((i for i, s in enumerate(special) if not s), 0)
+        token_index = left.selectbox("Token", choices, index=default, key=f"search_token_{len(tokens)}",
+                                     format_func=lambda i: f"{i}: {tokens[i]}")
+        layer = middle.slider("Layer", 0, bundle.n_layers - 1, bundle.n_layers - 1,
+                              key=f"search_layer_{bundle.n_layers}") if bundle.n_layers > 1 else 0
+        k = right.slider("Results", 1, 50, 10, key="search_k")
+        with st.spinner(f"Embedding {len(corpus):,} sentences at layer {layer} (once per model and layer)…"):
+            index = av.context_index(entry, corpus, layer, disk=described != "typed")
+        hits = index.search(text, token_index, k)
+    except ui.USER_ERRORS as error:
+        ui.show_error(error, "The search did not work")
+        st.stop()
+    st.caption(f"{index.size:,} tokens of {len(corpus):,} sentences ({md(described)}) at layer {layer}.")
+    rows = []
+    for hit in hits:
+        before = " ".join(hit.tokens[max(0, hit.token_index - 8):hit.token_index])
+        after = " ".join(hit.tokens[hit.token_index + 1:hit.token_index + 9])
+        rows.append({"similarity": round(hit.similarity, 4), "context": f"{before} [{hit.token}] {after}".strip(),
+                     "token": hit.token, "sentence": hit.sentence, "sentence #": hit.sentence_index})
+    st.dataframe(rows, hide_index=True, key="search_results",
+                 column_config={"similarity": st.column_config.NumberColumn(format="%.4f")})

@@ -1,0 +1,54 @@
+"""The Heads, Corpus search and Verify pages in a real browser (server and helpers from test_browser).
+
+One test visits the three pages in turn (one server start, one browser: the machine is small).
+"""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from test_browser import browser, open_page, page, problems, server, settle, shoot  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _index_cache(tmp_path_factory):
+    """The server's corpus indexes go to a temporary folder, not ~/.cache/attnviz (set before it starts)."""
+    old = os.environ.get("ATTNVIZ_CACHE")
+    os.environ["ATTNVIZ_CACHE"] = str(tmp_path_factory.mktemp("index_cache"))
+    yield
+    if old is None:
+        os.environ.pop("ATTNVIZ_CACHE", None)
+    else:
+        os.environ["ATTNVIZ_CACHE"] = old
+
+
+def test_heads_search_and_verify_pages(page, server):  # noqa: F811
+    open_page(page, server, "heads?model=sentiment")
+    assert problems(page) == []
+    assert page.locator('[data-testid="stDataFrame"]').count() >= 2  # roles and every head
+    assert page.locator('[data-testid="stPlotlyChart"]').count() == 1
+    shoot(page, "page-heads")
+    link = page.locator('a[href*="explorer"]', has_text="in the explorer")
+    assert "layer=0" in link.get_attribute("href") and "head=0" in link.get_attribute("href")
+    link.click()
+    settle(page)
+    assert "/explorer" in page.url and "model=sentiment" in page.url
+    assert problems(page) == []
+
+    # corpus search on typed sentences
+    open_page(page, server, "search?model=sentiment&text=a+dull+story")
+    page.get_by_text("sentences I type").click()
+    settle(page)
+    assert problems(page) == []
+    assert page.locator('[data-testid="stDataFrame"]').count() == 1
+    assert "tokens of 2 sentences" in page.locator('[data-testid="stCaptionContainer"]').all_inner_texts()[-1]
+    shoot(page, "page-search")
+
+    # verify: every identity holds
+    open_page(page, server, "verify")
+    assert problems(page) == []
+    assert "checks pass" in page.locator('[data-testid="stAlertContentSuccess"]').inner_text()
+    shoot(page, "page-verify")

@@ -1,0 +1,36 @@
+"""Browser test of "Why this prediction?" and "Minimal pairs" in a real Chromium (see tests/test_browser.py)."""
+from __future__ import annotations
+
+import urllib.parse
+
+import pytest
+
+from test_browser import browser, open_page, page, problems, server, settle, shoot  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.browser
+SENTENCE = "The film was not good at all, and the actors looked bored."
+
+
+def test_switching_a_head_off_changes_the_probability_shown(page, server):
+    open_page(page, server, "why?" + urllib.parse.urlencode({"task": "sentiment", "model": "sentiment",
+                                                              "text": SENTENCE}))
+    assert not problems(page), problems(page)
+    value = page.locator('[data-testid="stMetricValue"]')
+    before = value.inner_text().strip()
+    assert float(before) > 0.5
+    page.locator(".st-key-why_on_sentiment_4x12_3_9 label").click()
+    settle(page)
+    after = value.inner_text().strip()
+    shoot(page, "why_head_off")
+    assert not problems(page), problems(page)
+    assert after != before, "switching head 9 of layer 3 off did not change the probability shown"
+    assert "1 head(s) off" in page.locator('[data-testid="stMain"]').inner_text()
+
+
+def test_minimal_pairs_page_shows_both_predictions(page, server):
+    open_page(page, server, "minimal_pairs?" + urllib.parse.urlencode(
+        {"a": "The film was good.", "b": "The film was not good."}))
+    assert not problems(page), problems(page)
+    text = page.locator('[data-testid="stMain"]').inner_text()
+    assert "A:" in text and "B:" in text and "Which heads changed" in text
+    assert page.locator(".js-plotly-plot").count() >= 1
