@@ -9,23 +9,30 @@ from attnviz.ui.icon import page_icon
 st.set_page_config(page_title="attnviz", page_icon=page_icon(), layout="wide")
 ui.configure_threads()
 
-PAGES = [
-    st.Page("pages/home.py", title="Home", icon=":material/home:", url_path="home", default=True),
-    st.Page("pages/explorer.py", title="Attention explorer", icon=":material/grid_view:", url_path="explorer"),
-    st.Page("pages/positional.py", title="Positional encoding", icon=":material/waves:", url_path="positional"),
-    st.Page("pages/sentiment.py", title="Sentiment", icon=":material/sentiment_satisfied:", url_path="sentiment"),
-    st.Page("pages/ner.py", title="Named entities", icon=":material/label:", url_path="ner"),
-    st.Page("pages/generation.py", title="Text generation", icon=":material/edit_note:", url_path="generation"),
-    st.Page("pages/compare.py", title="Compare models", icon=":material/compare:", url_path="compare"),
-    st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
-    st.Page("pages/why.py", title="Why this prediction?", icon=":material/psychology_alt:", url_path="why"),
-    st.Page("pages/minimal_pairs.py", title="Minimal pairs", icon=":material/difference:", url_path="minimal_pairs"),
-    st.Page("pages/heads.py", title="Heads", icon=":material/hub:", url_path="heads"),
-    st.Page("pages/search.py", title="Corpus search", icon=":material/search:", url_path="search"),
-    st.Page("pages/verify.py", title="Verify", icon=":material/verified:", url_path="verify"),
-]
+# Pages in sections: what a model attends to, why it decides, and how it is made and checked.
+PAGES = {
+    "Look": [
+        st.Page("pages/home.py", title="Home", icon=":material/home:", url_path="home", default=True),
+        st.Page("pages/explorer.py", title="Attention explorer", icon=":material/grid_view:", url_path="explorer"),
+        st.Page("pages/positional.py", title="Positional encoding", icon=":material/waves:", url_path="positional"),
+        st.Page("pages/sentiment.py", title="Sentiment", icon=":material/sentiment_satisfied:", url_path="sentiment"),
+        st.Page("pages/ner.py", title="Named entities", icon=":material/label:", url_path="ner"),
+        st.Page("pages/generation.py", title="Text generation", icon=":material/edit_note:", url_path="generation"),
+        st.Page("pages/compare.py", title="Compare models", icon=":material/compare:", url_path="compare"),
+    ],
+    "Explain": [
+        st.Page("pages/why.py", title="Why this prediction?", icon=":material/psychology_alt:", url_path="why"),
+        st.Page("pages/minimal_pairs.py", title="Minimal pairs", icon=":material/difference:", url_path="minimal_pairs"),
+        st.Page("pages/heads.py", title="Heads", icon=":material/hub:", url_path="heads"),
+        st.Page("pages/search.py", title="Corpus search", icon=":material/search:", url_path="search"),
+    ],
+    "Build and check": [
+        st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
+        st.Page("pages/verify.py", title="Verify", icon=":material/verified:", url_path="verify"),
+    ],
+}
 
-page = st.navigation(PAGES)
+page = st.navigation(PAGES, expanded=True)
 st.sidebar.title("attnviz")
 ui.device_badge()
 page.run()

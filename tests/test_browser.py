@@ -25,7 +25,8 @@ pytestmark = pytest.mark.browser
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = REPO_ROOT / "test-artifacts"
-PAGES = ["home", "explorer", "positional", "sentiment", "ner", "generation", "compare", "train"]
+PAGES = ["home", "explorer", "positional", "sentiment", "ner", "generation", "compare", "train", "why",
+         "minimal_pairs", "heads", "search", "verify"]
 START_TIMEOUT_S = 60
 SETTLE_TIMEOUT_MS = 60_000  # a page that loads a model can take a while on a busy machine
 SENTENCE = "the film was good and the actors were funny"
