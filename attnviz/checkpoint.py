@@ -43,8 +43,12 @@ class Checkpoint:
 
 
 def save_checkpoint(folder: str | Path, model: nn.Module, tokenizer: TextTokenizer, task: str,
-                    labels: list[str], metadata: dict | None = None, dtype: torch.dtype = torch.float32) -> Path:
-    """Write the checkpoint atomically: into a temporary folder beside it, then renamed into place."""
+                    labels: list[str], metadata: dict | None = None, dtype: torch.dtype = torch.float32,
+                    *, base: tuple[str, dict[str, str]] | None = None) -> Path:
+    """Write the checkpoint atomically: into a temporary folder beside it, then renamed into place.
+
+    base: (base model name, {our tensor: its tensor}); tensors equal to the base's are left out and
+    recorded in config.json with their sha256 (see attnviz.base_weights), the rest stored in `dtype`."""
     folder = Path(folder)
     if task not in TASK_MODEL_KIND:
         raise ValueError(f"unknown task {task!r}; choose one of {sorted(TASK_MODEL_KIND)}")
@@ -52,7 +56,13 @@ def save_checkpoint(folder: str | Path, model: nn.Module, tokenizer: TextTokeniz
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
     try:
-        tensors = {name: t.detach().to("cpu", dtype).contiguous() for name, t in model.state_dict().items()}
+        state = model.state_dict()
+        base_record = None
+        if base is not None:
+            from attnviz.base_weights import reference_shared
+
+            state, base_record = reference_shared(base[0], state, base[1])
+        tensors = {name: t.detach().to("cpu", dtype).contiguous() for name, t in state.items()}
         save_file(tensors, str(staging / WEIGHTS_FILE), metadata={"format": "pt"})
         tokenizer.save(staging / TOKENIZER_FILE)
         document = {
@@ -62,6 +72,8 @@ def save_checkpoint(folder: str | Path, model: nn.Module, tokenizer: TextTokeniz
             "weights_dtype": str(dtype).removeprefix("torch."),
             "metadata": metadata or {},
         }
+        if base_record and base_record["tensors"]:
+            document["base"] = base_record
         (staging / CONFIG_FILE).write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
         for item in staging.iterdir():
             item.chmod(0o644)
@@ -151,6 +163,13 @@ def load_checkpoint(folder: str | Path, device: str | torch.device = "cpu") -> C
         tensors = load_file(str(weights_path))
     except (SafetensorError, OSError, ValueError) as error:
         raise CheckpointError(f"{weights_path} is truncated or corrupt: {error}") from None
+    if "base" in document:
+        from attnviz.base_weights import BaseWeightsError, fill_from_base
+
+        try:
+            tensors.update(fill_from_base(document["base"], str(folder / CONFIG_FILE)))
+        except BaseWeightsError as error:
+            raise CheckpointError(str(error)) from None
     model = build_model(config)
     _check_tensors_match(model, tensors, weights_path)
     model.load_state_dict({k: v.float() for k, v in tensors.items()})
