@@ -96,6 +96,12 @@ class HFBundle:
         return int(self.text_config.num_attention_heads)
 
     @property
+    def n_kv_heads(self) -> int:
+        """Key/value heads: fewer than the query heads under grouped-query attention (GQA), where each
+        key/value head serves n_heads / n_kv_heads query heads; every query head is shown."""
+        return int(getattr(self.text_config, "num_key_value_heads", None) or self.n_heads)
+
+    @property
     def special_tokens(self) -> set[str]:
         """The tokenizer's own special tokens, minus the unknown token (unknown words stay visible)."""
         unk = getattr(self.tokenizer, "unk_token", None)
@@ -106,6 +112,7 @@ class HFBundle:
         n_params = sum(p.numel() for p in self.model.parameters())
         return {"name": self.name, "task": self.task, "layers": self.n_layers, "heads": self.n_heads,
                 "d_model": int(getattr(self.text_config, "hidden_size", 0) or 0), "context": self.max_len,
+                "kv_heads": self.n_kv_heads,
                 "parameters": n_params, "labels": self.labels, "metrics": {},
                 "source": self.source, "model_type": self.config.model_type,
                 "architecture": type(self.model).__name__, "causal": self.causal}

@@ -81,6 +81,14 @@ def _scan(root: Path, kind: str) -> list[ModelEntry]:
     return entries
 
 
+def prepared_models() -> list[ModelEntry]:
+    """Pretrained models converted by `python -m attnviz prepare` (SmolLM2), once they are there."""
+    from attnviz.prepare import PREPARABLE, is_prepared, prepared_folder
+
+    return [ModelEntry(item.name, str(prepared_folder(item)), "lm", "pretrained")
+            for item in PREPARABLE.values() if is_prepared(item)]
+
+
 def available_models(task: str | None = None) -> list[ModelEntry]:
     """Shipped checkpoints first, then user models, then the pretrained MiniLM encoder (if installed).
 
@@ -100,6 +108,7 @@ def available_models(task: str | None = None) -> list[ModelEntry]:
         entries.append(ModelEntry(name, entry.source, entry.task, entry.kind))
     if minilm_installed():
         entries.append(ModelEntry(MINILM_NAME, MINILM_NAME, "encoder", "pretrained"))
+    entries.extend(prepared_models())
     if task is not None:
         entries = [e for e in entries if e.task == task]
     return entries
