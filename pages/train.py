@@ -79,8 +79,17 @@ def data_section(task: str) -> tuple[dict | None, str]:
             return None, ""
         dev_path = task_file(task, "dev", root.strip())
         note = "dev: its last 10%" if task == "lm" else f"dev: {dev_path.name}"
+        chosen = {"data_root": root.strip()}
+        phrases = train_path.with_name("train_phrases.tsv")
+        if task == "sentiment" and phrases.is_file():
+            pick = st.radio("Training set", [train_path.name, phrases.name], horizontal=True, key="train_sst2_file",
+                            help="train_phrases.tsv: the 67k labelled phrases of the training trees "
+                                 "(GLUE SST-2, the set published fine-tuning results use)")
+            if pick == phrases.name:
+                train_path = phrases
+                chosen.update(train_file=str(phrases), dev_from_data_root=True)
         st.caption(f"Reads {md(train_path)} ({md(note)}).")
-        return {"data_root": root.strip()}, str(train_path)
+        return chosen, str(train_path)
     text, types = FORMATS[task]
     st.caption(f"Format: {text}.")
     upload = st.file_uploader("Training file", type=types, key=f"train_upload_{task}")
@@ -119,6 +128,10 @@ def settings_section(task: str, n_examples: int | None) -> tuple[dict, dict]:
                               else f"pretrained {PRETRAINED} (a real encoder; its first layers)")
     if start_from == PRETRAINED:
         spec.update(init=PRETRAINED, init_layers=st.slider("Layers kept", 1, 6, 2, key="train_init_layers"))
+        if st.checkbox("Keep its full vocabulary, word embeddings frozen", value=False, key="train_full_vocab",
+                       help="Every word piece the encoder knows (30,522) instead of the ones the training "
+                            "data uses most; the frozen embeddings are read from the installed package."):
+            spec.update(max_vocab=0, freeze_embeddings=True)
     else:
         a, b, c = st.columns(3)
         layers = a.slider("Layers", 1, 6, 2, key="train_layers")
