@@ -232,9 +232,20 @@ class HFBundle:
                 raise InputError("The prompt gave no tokens this model knows.")
             ids = [bos]
 
+        cache: dict = {"ids": None, "past": None}  # this call's key/value cache: local, so thread-safe
+
         def next_logits(context: list[int]) -> torch.Tensor:
-            tensor = torch.tensor([context], device=self.device)  # (1, T)
-            return self.model(input_ids=tensor, use_cache=False).logits[0, -1]
+            """Only the new token runs when the context grew by one (a 30-layer decoder then takes
+            one token's work per step); a cropped context is run again in full."""
+            previous, past = cache["ids"], cache["past"]
+            if past is not None and len(context) == len(previous) + 1 and context[:-1] == previous:
+                tensor = torch.tensor([context[-1:]], device=self.device)  # (1, 1)
+                output = self.model(input_ids=tensor, past_key_values=past, use_cache=True)
+            else:
+                tensor = torch.tensor([context], device=self.device)  # (1, T)
+                output = self.model(input_ids=tensor, use_cache=True)
+            cache["ids"], cache["past"] = list(context), getattr(output, "past_key_values", None)
+            return output.logits[0, -1]
 
         with torch.inference_mode():
             result = sample_tokens(next_logits, ids, config, self.max_len)

@@ -143,3 +143,29 @@ def test_clean_config_drops_quantization_and_local_paths():
                                    "_name_or_path": "/somewhere/site-packages", "architectures": None},
                                   "LlamaForCausalLM")
     assert config == {"model_type": "llama", "architectures": ["LlamaForCausalLM"], "dtype": "bfloat16"}
+
+
+def test_cached_generation_matches_full_recomputation(tiny_llama):
+    """The key/value cache of generate gives the same distributions as running the whole context
+    every step, also after the context window starts to slide."""
+    bundle = attnviz.load(str(tiny_llama))
+    config = GenerationConfig(max_new_tokens=12, temperature=0.0)
+    ids = bundle.encode("the cat sat").ids
+    window = len(ids) + 5  # forces the window to slide (full recomputation) part way through
+    from attnviz.generate import sample_tokens
+
+    def full(context: list[int]) -> torch.Tensor:
+        with torch.no_grad():
+            return bundle.model(input_ids=torch.tensor([context]), use_cache=False).logits[0, -1]
+
+    expected = sample_tokens(full, ids, config, window)
+    original_max = type(bundle).max_len
+    try:
+        type(bundle).max_len = property(lambda self: window)
+        _, result = bundle.generate("the cat sat", config)
+    finally:
+        type(bundle).max_len = original_max
+    assert result.new_ids == expected.new_ids
+    for got, want in zip(result.steps, expected.steps):
+        assert got.model_candidates[0][0] == want.model_candidates[0][0]
+        assert got.model_candidates[0][1] == pytest.approx(want.model_candidates[0][1], abs=1e-5)
