@@ -1,6 +1,9 @@
 """Write checkpoints/<name>/README.md (a short model card) from the facts in its config.json.
 
     python scripts/write_model_cards.py [checkpoints/sentiment ...]
+
+A checkpoint folder may hold NOTES.md (facts measured outside the training run, e.g. how a run was
+stopped or a precision comparison); it is added to the card under "Notes".
 """
 from __future__ import annotations
 
@@ -41,6 +44,8 @@ def card(folder: Path) -> str:
                   + "; then fine-tuned on the training split.")
     else:
         origin = "Trained from random initialisation on the training split."
+    notes_file = folder / "NOTES.md"
+    notes = f"\n## Notes\n\n{notes_file.read_text().strip()}\n" if notes_file.is_file() else ""
     metrics = "\n".join(f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |"
                         for k, v in meta.get("dev_metrics", {}).items())
     hardware = meta.get("hardware", {})
@@ -86,7 +91,7 @@ other work while it trained, so the wall time is an upper bound.{threads_note}
 {metrics}
 
 Published references: {reference}
-
+{notes}
 ## Use
 
 ```python
