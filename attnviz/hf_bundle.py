@@ -6,6 +6,7 @@ so calls do not reconfigure it; every forward pass keeps its state in local vari
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -233,6 +234,8 @@ class HFBundle:
             ids = [bos]
 
         cache: dict = {"ids": None, "past": None}  # this call's key/value cache: local, so thread-safe
+        # transformers 5 names the cache argument `cache` (older models: past_key_values)
+        cache_arg = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
 
         def next_logits(context: list[int]) -> torch.Tensor:
             """Only the new token runs when the context grew by one (a 30-layer decoder then takes
@@ -240,11 +243,12 @@ class HFBundle:
             previous, past = cache["ids"], cache["past"]
             if past is not None and len(context) == len(previous) + 1 and context[:-1] == previous:
                 tensor = torch.tensor([context[-1:]], device=self.device)  # (1, 1)
-                output = self.model(input_ids=tensor, past_key_values=past, use_cache=True)
+                output = self.model(input_ids=tensor, use_cache=True, **{cache_arg: past})
             else:
                 tensor = torch.tensor([context], device=self.device)  # (1, T)
                 output = self.model(input_ids=tensor, use_cache=True)
-            cache["ids"], cache["past"] = list(context), getattr(output, "past_key_values", None)
+            cache["ids"] = list(context)
+            cache["past"] = getattr(output, "cache", None) or getattr(output, "past_key_values", None)
             return output.logits[0, -1]
 
         with torch.inference_mode():

@@ -160,11 +160,17 @@ def test_cached_generation_matches_full_recomputation(tiny_llama):
 
     expected = sample_tokens(full, ids, config, window)
     original_max = type(bundle).max_len
+    lengths: list[int] = []
+    hook = bundle.model.register_forward_pre_hook(
+        lambda module, args, kwargs: lengths.append(kwargs["input_ids"].shape[1]), with_kwargs=True)
     try:
         type(bundle).max_len = property(lambda self: window)
         _, result = bundle.generate("the cat sat", config)
     finally:
         type(bundle).max_len = original_max
+        hook.remove()
+    assert lengths[0] == len(ids) and lengths.count(1) >= 4  # the cache ran single new tokens
+    assert window in lengths  # and the sliding window was recomputed in full
     assert result.new_ids == expected.new_ids
     for got, want in zip(result.steps, expected.steps):
         assert got.model_candidates[0][0] == want.model_candidates[0][0]
