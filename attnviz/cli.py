@@ -1,4 +1,4 @@
-"""The command line: python -m attnviz train | evaluate | predict | generate | bench."""
+"""The command line: python -m attnviz train | evaluate | predict | generate | bench | prepare."""
 from __future__ import annotations
 
 import argparse
