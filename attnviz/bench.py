@@ -140,9 +140,14 @@ def format_table(rows: list[dict], threads: int) -> str:
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["train"]:
+        from attnviz.bench_train import main as train_main
+
+        return train_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m attnviz bench",
                                      description="Time and memory of the attention implementations.")
-    parser.add_argument("what", choices=["attention"], help="what to benchmark")
+    parser.add_argument("what", choices=["attention", "train"],
+                        help="what to benchmark (train: see python -m attnviz bench train --help)")
     parser.add_argument("--json", action="store_true", help="one JSON object per line instead of a table")
     parser.add_argument("--repeats", type=int, default=10, help="timed forward passes per measurement (median)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own choice)")

@@ -45,8 +45,12 @@ class Checkpoint:
 
 
 def save_checkpoint(folder: str | Path, model: nn.Module, tokenizer: TextTokenizer, task: str,
-                    labels: list[str], metadata: dict | None = None, dtype: torch.dtype = torch.float32) -> Path:
-    """Write the checkpoint atomically: into a temporary folder beside it, then renamed into place."""
+                    labels: list[str], metadata: dict | None = None, dtype: torch.dtype = torch.float32,
+                    *, base: tuple[str, dict[str, str]] | None = None) -> Path:
+    """Write the checkpoint atomically: into a temporary folder beside it, then renamed into place.
+
+    base: (base model name, {our tensor: its tensor}); tensors equal to the base's are left out and
+    recorded in config.json with their sha256 (see attnviz.base_weights), the rest stored in `dtype`."""
     folder = Path(folder)
     if task not in TASK_MODEL_KIND:
         raise ValueError(f"unknown task {task!r}; choose one of {sorted(TASK_MODEL_KIND)}")
@@ -54,7 +58,13 @@ def save_checkpoint(folder: str | Path, model: nn.Module, tokenizer: TextTokeniz
     check_replaceable(folder)
     staging = atomic_dir.staging_folder(folder)
     try:
-        tensors = {name: t.detach().to("cpu", dtype).contiguous() for name, t in model.state_dict().items()}
+        state = model.state_dict()
+        base_record = None
+        if base is not None:
+            from attnviz.base_weights import reference_shared
+
+            state, base_record = reference_shared(base[0], state, base[1])
+        tensors = {name: t.detach().to("cpu", dtype).contiguous() for name, t in state.items()}
         save_file(tensors, str(staging / WEIGHTS_FILE), metadata={"format": "pt"})
         tokenizer.save(staging / TOKENIZER_FILE)
         document = {
@@ -64,6 +74,8 @@ def save_checkpoint(folder: str | Path, model: nn.Module, tokenizer: TextTokeniz
             "weights_dtype": str(dtype).removeprefix("torch."),
             "metadata": metadata or {},
         }
+        if base_record and base_record["tensors"]:
+            document["base"] = base_record
         (staging / CONFIG_FILE).write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
         for item in staging.iterdir():
             item.chmod(0o644)
@@ -150,6 +162,7 @@ def load_checkpoint(folder: str | Path, device: str | torch.device = "cpu") -> C
         raise CheckpointError(f"{folder} has no {WEIGHTS_FILE}{hint}")
     _check_safetensors_bytes(weights_path)
     header = safefiles.read_safetensors_header(weights_path, CheckpointError)
+    header = {**_base_header(document, folder / CONFIG_FILE), **header}  # tensors the base supplies
     check_header_matches(config, header, str(weights_path), CheckpointError)
     tokenizer_text = safefiles.read_bytes_bounded(folder / TOKENIZER_FILE, safefiles.MAX_TOKENIZER_BYTES,
                                                   CheckpointError)
@@ -165,12 +178,38 @@ def load_checkpoint(folder: str | Path, device: str | torch.device = "cpu") -> C
         tensors = load_file(str(weights_path))
     except (SafetensorError, OSError, ValueError) as error:
         raise CheckpointError(f"{weights_path} is truncated or corrupt: {error}") from None
+    if "base" in document:
+        from attnviz.base_weights import BaseWeightsError, fill_from_base
+
+        try:
+            tensors.update(fill_from_base(document["base"], str(folder / CONFIG_FILE)))
+        except BaseWeightsError as error:
+            raise CheckpointError(str(error)) from None
     model = build_model(config)
     _check_tensors_match(model, tensors, weights_path)
     model.load_state_dict({k: v.float() for k, v in tensors.items()})
     labels = list(document["labels"])
     model.to(device).eval()
     return Checkpoint(model, tokenizer, config, document["task"], labels, document.get("metadata", {}))
+
+
+def _base_header(document: dict, config_path: Path) -> dict[str, dict]:
+    """Header-like entries (shape, dtype) for the tensors a base-referenced checkpoint leaves out, so the
+    size checks see the whole model; the tensors themselves are checked by sha256 when they are filled in."""
+    base = document.get("base")
+    if base is None:
+        return {}
+    tensors = base.get("tensors") if isinstance(base, dict) else None
+    if not isinstance(tensors, dict):
+        raise CheckpointError(f"{config_path}: \"base\" must name its tensors")
+    entries = {}
+    for name, entry in tensors.items():
+        shape = entry.get("shape") if isinstance(entry, dict) else None
+        if not (isinstance(shape, list) and 0 < len(shape) <= 4
+                and all(isinstance(n, int) and not isinstance(n, bool) and 0 < n < 1 << 24 for n in shape)):
+            raise CheckpointError(f"{config_path}: base tensor {str(name)[:80]!r} has no valid shape")
+        entries[str(name)] = {"shape": shape, "dtype": "F32"}
+    return entries
 
 
 def _check_tensors_match(model: nn.Module, tensors: dict[str, torch.Tensor], path: Path) -> None:

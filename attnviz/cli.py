@@ -1,4 +1,4 @@
-"""The command line: python -m attnviz train | evaluate | predict | generate | bench."""
+"""The command line: python -m attnviz train | evaluate | predict | generate | bench | prepare."""
 from __future__ import annotations
 
 import argparse
@@ -34,6 +34,9 @@ def _add_train(sub) -> None:
     p.add_argument("--data", help="a data folder laid out like the shared data (sst2/, wikiann-en/, "
                                   "tinyshakespeare/) or a training file; default: $ATTNVIZ_DATA, else ../shared/data "
                                   "beside the repository")
+    p.add_argument("--train-file", help="a training file to use instead of the data folder's train split "
+                                        "(e.g. $ATTNVIZ_DATA/sst2/train_phrases.tsv); dev still comes from "
+                                        "--dev or the data folder")
     p.add_argument("--dev", help="a dev file (with a training file in --data); the LM uses the last 10%% of train")
     p.add_argument("--hub", action="store_true", help="download the data set from the HuggingFace hub instead")
     p.add_argument("--out", required=True, help="the checkpoint folder to write")
@@ -54,7 +57,11 @@ def _add_train(sub) -> None:
     g = p.add_argument_group("model (from a pretrained encoder)")
     g.add_argument("--init", help="start from a BERT-style encoder: all-MiniLM-L6-v2 or a local folder")
     g.add_argument("--init-layers", type=int, default=4, help="how many of its layers to keep")
-    g.add_argument("--max-vocab", type=int, default=10000, help="vocabulary size (pruned to the training data)")
+    g.add_argument("--max-vocab", type=_positive_int, default=10000,
+                   help="vocabulary size (pruned to the training data); 0: the encoder's full vocabulary")
+    g.add_argument("--freeze-embeddings", action="store_true",
+                   help="keep the pretrained word embeddings fixed; with the full vocabulary of "
+                        "all-MiniLM-L6-v2 the checkpoint then leaves them out and reads them from the package")
     g.add_argument("--case-features", action="store_true",
                    help="add an embedding of each token's letter case (an uncased encoder cannot see it)")
     g = p.add_argument_group("training")
@@ -76,7 +83,8 @@ def _add_train(sub) -> None:
     g.add_argument("--seed", type=int, default=0, help="random seed (data order, initial weights)")
     g.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps")
     g.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto",
-                   help="mixed precision on CUDA (auto: bf16 where supported)")
+                   help="autocast precision (auto: CUDA bf16 where supported else fp16; CPU bf16 when the "
+                        "CPU has native bf16 instructions, else fp32)")
     g.add_argument("--save-dtype", choices=["float32", "float16"], default="float32",
                    help="how the weights are stored (float16 halves the file)")
     g = p.add_argument_group("training replay")
@@ -116,9 +124,12 @@ def _add_others(sub) -> None:
     p.add_argument("--seed", type=int, default=None, help="random seed for reproducible samples")
     p.add_argument("--stop", default=None, help="stop after this character/token is generated")
     p.add_argument("--json", action="store_true", help="the text and per-step candidates as JSON")
-    p = sub.add_parser("bench", help="benchmarks (see: python -m attnviz bench attention --help)",
-                       add_help=False)
+    p = sub.add_parser("bench", help="benchmarks (see: python -m attnviz bench attention --help, "
+                                     "python -m attnviz bench train --help)", add_help=False)
     p.add_argument("bench_args", nargs=argparse.REMAINDER, help="the benchmark and its options")
+    p = sub.add_parser("prepare", help="convert a pretrained model from a pip package (see: python -m attnviz "
+                                       "prepare --help)", add_help=False)
+    p.add_argument("prepare_args", nargs=argparse.REMAINDER, help="the model to prepare and its options")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -136,6 +147,11 @@ def _job_spec(args: argparse.Namespace, argv: list[str]) -> JobSpec:
     train_file = str(data) if data is not None and data.is_file() else None
     if data is not None and not data.exists():
         raise FileNotFoundError(f"--data {data} does not exist")
+    if args.train_file:
+        if train_file:
+            raise ValueError("give the training file either as --data or as --train-file, not both")
+        if not Path(args.train_file).is_file():
+            raise FileNotFoundError(f"--train-file {args.train_file} is not a file")
     out = Path(args.out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         if not args.overwrite:
@@ -149,8 +165,12 @@ def _job_spec(args: argparse.Namespace, argv: list[str]) -> JobSpec:
     shape = ModelShape(d_model=args.d_model, n_heads=args.heads, n_layers=args.layers, d_ff=args.d_ff,
                        max_len=args.max_len, dropout=args.dropout, positional=args.positional,
                        norm_first=args.norm_first)
+    dev_from_root = bool(args.train_file) and not args.dev
+    train_file = train_file or args.train_file
     return JobSpec(task=args.task, out=str(out), train=config, shape=shape,
-                   data_root=None if train_file else (str(data) if data else None), train_file=train_file,
+                   data_root=None if (train_file and not dev_from_root) else (str(data) if data else None),
+                   train_file=train_file, dev_from_data_root=dev_from_root,
+                   freeze_embeddings=args.freeze_embeddings,
                    dev_file=args.dev, hub=args.hub, init=args.init, init_layers=args.init_layers,
                    max_vocab=args.max_vocab, case_features=args.case_features, tokenizer=args.tokenizer, train_limit=args.train_limit,
                    save_dtype=args.save_dtype, command="python -m attnviz " + shlex.join(argv),
@@ -256,6 +276,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["bench"]:
         from attnviz.bench import main as bench_main
         return bench_main(argv[1:])
+    if argv[:1] == ["prepare"]:
+        from attnviz.prepare import main as prepare_main
+        return prepare_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         if args.command == "train":

@@ -20,13 +20,30 @@ def pick_device(requested: str = "auto") -> torch.device:
     return device
 
 
+def cpu_supports_bf16() -> bool:
+    """Whether this CPU runs bfloat16 matrix products natively (AVX512-BF16 or AMX)."""
+    probe = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
+    amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    try:
+        return bool((probe is not None and probe()) or (amx is not None and amx()))
+    except RuntimeError:
+        return False
+
+
 def pick_precision(device: torch.device, requested: str = "auto") -> str:
-    """"fp32", "bf16" or "fp16". Mixed precision only on CUDA: bf16 where supported, else fp16."""
+    """"fp32", "bf16" or "fp16" (autocast). auto: CUDA bf16 where supported, else fp16; CPU bf16
+    when the CPU has native bf16 instructions, else fp32; fp32 elsewhere (MPS)."""
     if requested not in ("auto", "fp32", "bf16", "fp16"):
         raise ValueError(f"unknown precision {requested!r}; choose auto, fp32, bf16 or fp16")
+    if device.type == "cpu":
+        if requested == "fp16":
+            raise ValueError("fp16 mixed precision needs a CUDA GPU; on the CPU use bf16 or fp32")
+        if requested == "auto":
+            return "bf16" if cpu_supports_bf16() else "fp32"
+        return requested
     if device.type != "cuda":
         if requested in ("bf16", "fp16"):
-            raise ValueError(f"{requested} mixed precision needs a CUDA GPU; this run is on {device.type}")
+            raise ValueError(f"{requested} mixed precision needs a CUDA GPU or a CPU; this run is on {device.type}")
         return "fp32"
     if requested == "auto":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"

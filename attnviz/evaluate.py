@@ -9,6 +9,7 @@ from torch import nn
 
 from attnviz.batching import IGNORE_INDEX, collate, encode_ner, encode_sentiment
 from attnviz.metrics import accuracy, entity_scores
+from attnviz.tagging import bio_viterbi
 from attnviz.tokenize import TextTokenizer
 
 
@@ -36,16 +37,21 @@ def evaluate_sentiment(model: nn.Module, tokenizer: TextTokenizer, rows: list[tu
 
 
 def evaluate_ner(model: nn.Module, tokenizer: TextTokenizer, sentences: list[tuple[list[str], list[str]]],
-                 labels: list[str]) -> dict:
+                 labels: list[str], *, decoding: str = "viterbi") -> dict:
     """Entity-level exact match (conlleval): a word is tagged by its first piece; words cut off by
-    the context length count as O."""
+    the context length count as O. decoding: "viterbi" (BIO-constrained, as the app tags) or "argmax"."""
+    if decoding not in ("viterbi", "argmax"):
+        raise ValueError(f"unknown decoding {decoding!r}; choose viterbi or argmax")
     examples = encode_ner(tokenizer, sentences, labels, model.config.max_len)
     logits = predict_batches(model, examples, tokenizer.pad_id)
     gold, predicted = [], []
     kept = [s for s in sentences if tokenizer.encode_words(s[0], model.config.max_len).ids]
     for (words, tags), (_, targets, _), sentence_logits in zip(kept, examples, logits):
         first_pieces = [i for i, t in enumerate(targets) if t != IGNORE_INDEX]
-        tagged = [labels[int(sentence_logits[i, :len(labels)].argmax())] for i in first_pieces]
+        word_logits = sentence_logits[first_pieces, : len(labels)]  # (n_words, L)
+        best = (bio_viterbi(torch.log_softmax(word_logits, -1), labels) if decoding == "viterbi"
+                else [int(i) for i in word_logits.argmax(-1)])
+        tagged = [labels[i] for i in best]
         predicted.append(tagged + ["O"] * (len(tags) - len(tagged)))
         gold.append(list(tags))
     scores = entity_scores(gold, predicted)

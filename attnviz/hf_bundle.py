@@ -6,6 +6,7 @@ so calls do not reconfigure it; every forward pass keeps its state in local vari
 """
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -100,6 +101,12 @@ class HFBundle:
         return int(self.text_config.num_attention_heads)
 
     @property
+    def n_kv_heads(self) -> int:
+        """Key/value heads: fewer than the query heads under grouped-query attention (GQA), where each
+        key/value head serves n_heads / n_kv_heads query heads; every query head is shown."""
+        return int(getattr(self.text_config, "num_key_value_heads", None) or self.n_heads)
+
+    @property
     def special_tokens(self) -> set[str]:
         """The tokenizer's own special tokens, minus the unknown token (unknown words stay visible)."""
         unk = getattr(self.tokenizer, "unk_token", None)
@@ -110,6 +117,7 @@ class HFBundle:
         n_params = sum(p.numel() for p in self.model.parameters())
         return {"name": self.name, "task": self.task, "layers": self.n_layers, "heads": self.n_heads,
                 "d_model": int(getattr(self.text_config, "hidden_size", 0) or 0), "context": self.max_len,
+                "kv_heads": self.n_kv_heads,
                 "parameters": n_params, "labels": self.labels, "metrics": {},
                 "source": self.source, "model_type": self.config.model_type,
                 "architecture": type(self.model).__name__, "causal": self.causal}
@@ -294,9 +302,23 @@ class HFBundle:
                 raise InputError("The prompt gave no tokens this model knows.")
             ids = [bos]
 
+        cache: dict = {"ids": None, "past": None}  # this call's key/value cache: local, so thread-safe
+        # transformers 5 names the cache argument `cache` (older models: past_key_values)
+        cache_arg = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
+
         def next_logits(context: list[int]) -> torch.Tensor:
-            tensor = torch.tensor([context], device=self.device)  # (1, T)
-            return self.model(input_ids=tensor, use_cache=False).logits[0, -1]
+            """Only the new token runs when the context grew by one (a 30-layer decoder then takes
+            one token's work per step); a cropped context is run again in full."""
+            previous, past = cache["ids"], cache["past"]
+            if past is not None and len(context) == len(previous) + 1 and context[:-1] == previous:
+                tensor = torch.tensor([context[-1:]], device=self.device)  # (1, 1)
+                output = self.model(input_ids=tensor, use_cache=True, **{cache_arg: past})
+            else:
+                tensor = torch.tensor([context], device=self.device)  # (1, T)
+                output = self.model(input_ids=tensor, use_cache=True)
+            cache["ids"] = list(context)
+            cache["past"] = getattr(output, "cache", None) or getattr(output, "past_key_values", None)
+            return output.logits[0, -1]
 
         with torch.inference_mode():
             result = sample_tokens(next_logits, ids, config, self.max_len)

@@ -29,6 +29,26 @@ def resolve_pretrained_folder(name: str) -> Path:
     return folder
 
 
+def base_tensor_names(n_layers: int, full_vocabulary: bool) -> dict[str, str]:
+    """Our tensors that init_from_bert copies unchanged from the BERT file: {ours: theirs}.
+
+    The word embeddings only with the full vocabulary (a pruned one takes a subset of rows); Q, K, V
+    (concatenated) and the positions (token type folded in) are never the base's own tensors."""
+    names = {"encoder.embedding_norm.weight": "embeddings.LayerNorm.weight",
+             "encoder.embedding_norm.bias": "embeddings.LayerNorm.bias"}
+    if full_vocabulary:
+        names["encoder.token_embedding.weight"] = "embeddings.word_embeddings.weight"
+    for i in range(n_layers):
+        theirs, ours = f"encoder.layer.{i}.", f"encoder.blocks.{i}."
+        for part in ("weight", "bias"):
+            names[ours + f"attention.out.{part}"] = theirs + f"attention.output.dense.{part}"
+            names[ours + f"attention_norm.{part}"] = theirs + f"attention.output.LayerNorm.{part}"
+            names[ours + f"feed_forward.up.{part}"] = theirs + f"intermediate.dense.{part}"
+            names[ours + f"feed_forward.down.{part}"] = theirs + f"output.dense.{part}"
+            names[ours + f"feed_forward_norm.{part}"] = theirs + f"output.LayerNorm.{part}"
+    return names
+
+
 def pruned_vocabulary(tokenizer: Tokenizer, texts: list[str] | list[list[str]], pretokenized: bool,
                       max_size: int = 10000) -> list[str]:
     """Specials, every single character (and its ## form), then the pieces the texts use most,
@@ -53,7 +73,10 @@ def init_from_bert(name: str, kind: str, n_labels: int, n_layers: int, max_len: 
                    texts: list[str] | list[list[str]] | None = None, pretokenized: bool = False,
                    normalization: str = "ptb", dropout: float = 0.1,
                    max_vocab: int = 10000, case_features: bool = False) -> tuple[torch.nn.Module, TextTokenizer]:
-    """Our model of `kind` with BERT weights; the vocabulary pruned to `texts` (all pieces if None)."""
+    """Our model of `kind` with BERT weights; the vocabulary pruned to `texts` (all pieces if None
+    or if max_vocab is 0)."""
+    if max_vocab == 0:
+        texts = None
     folder = resolve_pretrained_folder(name)
     bert = json.loads((folder / "config.json").read_text())
     if bert.get("model_type") != "bert":

@@ -126,6 +126,14 @@ def skipped_folders() -> list[tuple[str, str]]:
     return sorted(_skipped.items())
 
 
+def prepared_models() -> list[ModelEntry]:
+    """Pretrained models converted by `python -m attnviz prepare` (SmolLM2), once they are there."""
+    from attnviz.prepare import PREPARABLE, is_prepared, prepared_folder
+
+    return [ModelEntry(item.name, str(prepared_folder(item)), "lm", "pretrained")
+            for item in PREPARABLE.values() if is_prepared(item)]
+
+
 def available_models(task: str | None = None) -> list[ModelEntry]:
     """Shipped checkpoints first, then user models, then the pretrained MiniLM encoder (if installed).
 
@@ -148,6 +156,7 @@ def available_models(task: str | None = None) -> list[ModelEntry]:
     _skipped = skipped
     if minilm_installed():
         entries.append(ModelEntry(MINILM_NAME, MINILM_NAME, "encoder", "pretrained"))
+    entries.extend(prepared_models())
     if task is not None:
         entries = [e for e in entries if e.task == task]
     return entries

@@ -1,5 +1,6 @@
-"""The training loop: AdamW, warm-up schedule, clipping, early stopping on dev, mixed precision on
-CUDA, DistributedDataParallel under torchrun. It reports through a callback and has no UI."""
+"""The training loop: AdamW, warm-up schedule, clipping, early stopping on dev, mixed precision
+(CUDA; bf16 autocast on CPUs with native bf16), DistributedDataParallel under torchrun.
+It reports through a callback and has no UI."""
 from __future__ import annotations
 
 import copy
@@ -104,8 +105,10 @@ def _loss(task: str, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tenso
 class _DevEvaluator:
     """Runs the dev metric; higher is better for accuracy and F1, lower for the LM loss."""
 
-    def __init__(self, task: str, tokenizer: TextTokenizer, labels: list[str], dev_data, limit: int) -> None:
+    def __init__(self, task: str, tokenizer: TextTokenizer, labels: list[str], dev_data, limit: int,
+                 autocast_dtype: torch.dtype | None = None) -> None:
         self.task, self.tokenizer, self.labels = task, tokenizer, labels
+        self.autocast_dtype = autocast_dtype  # dev runs at the training precision (the final metric is fp32)
         self.data = dev_data[:limit] if (limit and dev_data is not None) else dev_data
 
     def __call__(self, model: nn.Module) -> float | None:
@@ -113,13 +116,20 @@ class _DevEvaluator:
             return None
         was_training = model.training
         model.eval()
+        device_type = next(model.parameters()).device.type
+        with torch.autocast(device_type, dtype=self.autocast_dtype or torch.float32,
+                            enabled=self.autocast_dtype is not None):
+            value = self._measure(model)
+        model.train(was_training)
+        return value
+
+    def _measure(self, model: nn.Module) -> float:
         if self.task == "sentiment":
             value = evaluate_sentiment(model, self.tokenizer, self.data)["accuracy"]
         elif self.task == "ner":
             value = evaluate_ner(model, self.tokenizer, self.data, self.labels)["f1"]
         else:
             value = evaluate_lm(model, self.tokenizer, self.data)["loss"]
-        model.train(was_training)
         return value
 
     def better(self, new: float, old: float | None) -> bool:
@@ -200,7 +210,7 @@ def train(model: nn.Module, tokenizer: TextTokenizer, config: TrainConfig, train
         optimizer, lr_multiplier(config.schedule, config.warmup_steps, total_steps))
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
     autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
-    evaluator = _DevEvaluator(config.task, tokenizer, labels, dev_data, config.eval_limit)
+    evaluator = _DevEvaluator(config.task, tokenizer, labels, dev_data, config.eval_limit, autocast_dtype)
     eval_every = config.eval_every or (500 if config.task == "lm" else steps_per_epoch)
     generator = torch.Generator().manual_seed(config.seed)
 

@@ -20,9 +20,10 @@ from attnviz.data import default_data_root
 from attnviz.data import LM_DEV_FRACTION, NER_LABELS, SENTIMENT_LABELS, load_task, read_task_file, split_tail
 from attnviz.evaluate import evaluate_lm, evaluate_ner, evaluate_sentiment
 from attnviz.models import ModelConfig, build_model
-from attnviz.pretrained_init import init_from_bert
+from attnviz.hf import is_minilm_name
+from attnviz.pretrained_init import base_tensor_names, init_from_bert
 from attnviz.tokenize import build_char_tokenizer, build_word_tokenizer, build_wordpiece_tokenizer
-from attnviz.device import describe_device, pick_device
+from attnviz.device import describe_device, pick_device, pick_precision
 from attnviz.train import DEV_METRIC, Progress, TrainConfig, TrainResult, train
 
 TASK_LABELS = {"sentiment": SENTIMENT_LABELS, "ner": NER_LABELS, "lm": []}
@@ -62,6 +63,8 @@ class JobSpec:
     command: str = ""
     replay_texts: tuple[str, ...] = ()  # probe sentences whose attention is recorded while training
     replay_every: int = 0  # steps between replay snapshots (0: about 40 over the run)
+    freeze_embeddings: bool = False  # with --init: keep the pretrained word embeddings fixed
+    dev_from_data_root: bool = False  # with train_file: take dev from the data root (for --train-file)
 
 
 def load_job_data(spec: JobSpec) -> tuple[object, object, dict]:
@@ -69,9 +72,12 @@ def load_job_data(spec: JobSpec) -> tuple[object, object, dict]:
     if spec.train_file:
         train_data = read_task_file(spec.task, spec.train_file)
         dev_data = read_task_file(spec.task, spec.dev_file) if spec.dev_file else None
+        dev_name = spec.dev_file or "last 10% of train"
+        if dev_data is None and spec.dev_from_data_root and spec.task != "lm":
+            dev_data, dev_name = load_task(spec.task, "dev", spec.data_root), "dev split of the data folder"
         if spec.task == "lm" and dev_data is None:
             train_data, dev_data = split_tail(train_data, LM_DEV_FRACTION)
-        described = {"train": str(spec.train_file), "dev": str(spec.dev_file or "last 10% of train")}
+        described = {"train": str(spec.train_file), "dev": str(dev_name)}
     else:
         train_data = load_task(spec.task, "train", spec.data_root, spec.hub)
         dev_data = load_task(spec.task, "dev", spec.data_root, spec.hub)
@@ -91,11 +97,14 @@ def build_for_job(spec: JobSpec, train_data) -> tuple[torch.nn.Module, object]:
         if spec.task == "lm":
             raise ValueError("--init starts encoders (sentiment, ner); the language model trains from scratch")
         texts = [t for t, _ in train_data] if spec.task == "sentiment" else [w for w, _ in train_data]
-        return init_from_bert(spec.init, kind, len(labels), spec.init_layers, spec.shape.max_len, texts,
-                              pretokenized=spec.task == "ner",
-                              normalization="ptb" if spec.task == "sentiment" else "none",
-                              dropout=spec.shape.dropout, max_vocab=spec.max_vocab,
-                              case_features=spec.case_features)
+        model, tokenizer = init_from_bert(spec.init, kind, len(labels), spec.init_layers, spec.shape.max_len,
+                                          texts, pretokenized=spec.task == "ner",
+                                          normalization="ptb" if spec.task == "sentiment" else "none",
+                                          dropout=spec.shape.dropout, max_vocab=spec.max_vocab,
+                                          case_features=spec.case_features)
+        if spec.freeze_embeddings:
+            model.encoder.token_embedding.weight.requires_grad_(False)
+        return model, tokenizer
     choice = spec.tokenizer if spec.tokenizer != "auto" else {"sentiment": "word", "ner": "wordpiece",
                                                               "lm": "char"}[spec.task]
     if spec.task == "lm":
@@ -143,6 +152,7 @@ def run_job(spec: JobSpec, on_progress: Callable[[Progress], None] | None = None
     model, tokenizer = build_for_job(spec, train_data)
     dtype = {"float32": torch.float32, "float16": torch.float16}[spec.save_dtype]
     folder = Path(spec.out)
+    base = base_reference(spec, model)
 
     def describe(result: TrainResult | None, dev_metrics: dict) -> dict:
         return _metadata(spec, data_description, dev_metrics, result, model, time.perf_counter() - started)
@@ -157,7 +167,8 @@ def run_job(spec: JobSpec, on_progress: Callable[[Progress], None] | None = None
         """While training: the best model so far, so an interrupted run leaves a usable checkpoint."""
         note = {"task": spec.task, DEV_METRIC[spec.task]: dev_value, "written_during_training": True,
                 "dev_examples_used": spec.train.eval_limit or "all"}
-        save_checkpoint(folder, copy.deepcopy(current).cpu(), tokenizer, spec.task, labels, describe(None, note), dtype)
+        save_checkpoint(folder, copy.deepcopy(current).cpu(), tokenizer, spec.task, labels, describe(None, note), dtype,
+                        base=base)
         if recorder is not None:
             recorder.save(folder)
 
@@ -165,13 +176,23 @@ def run_job(spec: JobSpec, on_progress: Callable[[Progress], None] | None = None
                    on_improved=save_best_so_far, on_step=recorder)
     with torch.no_grad():  # measure the weights exactly as they will be stored
         for parameter in model.parameters():
-            parameter.copy_(parameter.to(dtype).float())
+            if parameter.requires_grad or base is None:  # frozen base tensors are read from the base
+                parameter.copy_(parameter.to(dtype).float())
     dev_metrics = evaluate_model(spec.task, model, tokenizer, dev_data, labels) if dev_data else {}
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only the first process writes
-        save_checkpoint(folder, model.cpu(), tokenizer, spec.task, labels, describe(result, dev_metrics), dtype)
+        save_checkpoint(folder, model.cpu(), tokenizer, spec.task, labels, describe(result, dev_metrics), dtype,
+                        base=base)
         if recorder is not None:
             recorder.save(folder)
     return folder, result, dev_metrics
+
+
+def base_reference(spec: JobSpec, model: torch.nn.Module) -> tuple[str, dict[str, str]] | None:
+    """(base name, {our tensor: base tensor}) when the model starts from a base that checkpoints may
+    reference (the pip-installed all-MiniLM-L6-v2); tensors still equal to it are left out on save."""
+    if not spec.init or not is_minilm_name(spec.init):
+        return None
+    return "all-MiniLM-L6-v2", base_tensor_names(model.config.n_layers, full_vocabulary=spec.max_vocab == 0)
 
 
 def _metadata(spec: JobSpec, data_description: dict, dev_metrics: dict, result: TrainResult | None,
@@ -184,13 +205,15 @@ def _metadata(spec: JobSpec, data_description: dict, dev_metrics: dict, result: 
         "train_config": asdict(spec.train),
         "model_shape": asdict(spec.shape) if not spec.init else {"init_layers": spec.init_layers,
                                                                  "max_vocab": spec.max_vocab,
-                                                                 "case_features": spec.case_features},
+                                                                 "case_features": spec.case_features,
+                                                                 "freeze_embeddings": spec.freeze_embeddings},
         "dev_metrics": dev_metrics,
         "steps": result.steps if result else None,
         "stopped_early": result.stopped_early if result else None,
         "wall_time_s": round(wall, 1),
         "hardware": {"device": result.device if result else describe_device(pick_device(spec.train.device)),
-                     "precision": result.precision if result else None, "machine": platform.machine(),
+                     "precision": result.precision if result else pick_precision(
+                         pick_device(spec.train.device), spec.train.precision), "machine": platform.machine(),
                      "processor": platform.processor() or platform.machine(),
                      "cpu_threads": torch.get_num_threads(), "torch": torch.__version__,
                      "python": platform.python_version()},

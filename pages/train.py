@@ -90,6 +90,19 @@ def shared_data_files(task: str, root: str) -> tuple[Path, str] | None:
     return train_path, ("dev: its last 10%" if task == "lm" else f"dev: {dev_path.name}")
 
 
+def sentiment_training_set(task: str, chosen: dict, train_path: Path) -> tuple[dict, Path]:
+    """For SST-2, a choice between the 6,920 sentences and the 67k labelled phrases (train_phrases.tsv)."""
+    phrases = train_path.with_name("train_phrases.tsv")
+    if task != "sentiment" or not phrases.is_file():
+        return chosen, train_path
+    pick = st.radio("Training set", [train_path.name, phrases.name], horizontal=True, key="train_sst2_file",
+                    help="train_phrases.tsv: the 67k labelled phrases of the training trees "
+                         "(GLUE SST-2, the set published fine-tuning results use)")
+    if pick == phrases.name:
+        return {**chosen, "train_file": str(phrases), "dev_from_data_root": True}, phrases
+    return chosen, train_path
+
+
 def data_section(task: str) -> tuple[dict | None, str]:
     """Where the data comes from: ({data_root} or {train_data, dev_data}) and a description; None if not usable.
 
@@ -105,8 +118,9 @@ def data_section(task: str) -> tuple[dict | None, str]:
             if found is None:
                 st.info("The shared data sets are not installed on this server: upload a training file instead.")
                 return None, ""
-            st.caption(f"Data set: {md(DATA_SETS[task])} ({md(found[1])}).")
-            return {"data_root": root}, DATA_SETS[task]
+            chosen, train_path = sentiment_training_set(task, {"data_root": root}, found[0])
+            st.caption(f"Data set: {md(DATA_SETS[task])}, {md(train_path.name)} ({md(found[1])}).")
+            return chosen, DATA_SETS[task]
         root = st.text_input("Data folder", value=str(default_root), key="train_data_root", max_chars=MAX_PATH_CHARS,
                              help="A folder laid out like the shared data: sst2/, wikiann-en/, tinyshakespeare/. "
                                   "The default is $ATTNVIZ_DATA if set, else ../shared/data beside the app.")
@@ -119,8 +133,9 @@ def data_section(task: str) -> tuple[dict | None, str]:
             st.error(f"No {md(task)} data set found there: the folder needs {md(folder)}/{md(train_name)} "
                      "(the layout of the shared data).")
             return None, ""
-        st.caption(f"Reads {md(found[0])} ({md(found[1])}).")
-        return {"data_root": root.strip()}, str(found[0])
+        chosen, train_path = sentiment_training_set(task, {"data_root": root.strip()}, found[0])
+        st.caption(f"Reads {md(train_path)} ({md(found[1])}).")
+        return chosen, str(train_path)
     text, types = FORMATS[task]
     st.caption(f"Format: {text}.")
     upload = st.file_uploader("Training file", type=types, key=f"train_upload_{task}")
@@ -167,6 +182,10 @@ def settings_section(task: str, n_examples: int | None) -> tuple[dict, dict]:
                               else f"pretrained {PRETRAINED} (a real encoder; its first layers)")
     if start_from == PRETRAINED:
         spec.update(init=PRETRAINED, init_layers=st.slider("Layers kept", 1, 6, 2, key="train_init_layers"))
+        if st.checkbox("Keep its full vocabulary, word embeddings frozen", value=False, key="train_full_vocab",
+                       help="Every word piece the encoder knows (30,522) instead of the ones the training "
+                            "data uses most; the frozen embeddings are read from the installed package."):
+            spec.update(max_vocab=0, freeze_embeddings=True)
     else:
         a, b, c = st.columns(3)
         layers = a.slider("Layers", 1, 6, 2, key="train_layers")

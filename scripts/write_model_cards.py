@@ -1,6 +1,9 @@
 """Write checkpoints/<name>/README.md (a short model card) from the facts in its config.json.
 
     python scripts/write_model_cards.py [checkpoints/sentiment ...]
+
+A checkpoint folder may hold NOTES.md (facts measured outside the training run, e.g. how a run was
+stopped or a precision comparison); it is added to the card under "Notes".
 """
 from __future__ import annotations
 
@@ -13,7 +16,8 @@ REPO = Path(__file__).resolve().parents[1]
 ABOUT = {
     "sentiment": ("Binary sentiment of an English sentence (SST-2, sentence level).",
                   "SST-2 test accuracy: CNN from random init 0.827 (Kim 2014), RNTN 0.854 (Socher 2013), "
-                  "CNN with word2vec 0.872 (Kim 2014). Target for this checkpoint: >= 0.83 on the test split."),
+                  "CNN with word2vec 0.872 (Kim 2014); fine-tuned DistilBERT about 0.91 (dev). Target for this checkpoint: "
+                  ">= 0.89 on the test split."),
     "ner": ("Named entities (PER, ORG, LOC; BIO2 tags) in English text (WikiANN-en).",
             "WikiANN-en test entity F1: multilingual BERT 0.852 (XTREME). Target: >= 0.80 on the test split."),
     "lm": ("Character-level language model of Shakespeare's plays (tiny shakespeare).",
@@ -28,17 +32,29 @@ def card(folder: Path) -> str:
     task = config["task"]
     what, reference = ABOUT[task]
     size_mb = (folder / "model.safetensors").stat().st_size / 1e6
+    shape = meta.get("model_shape", {})
     if meta.get("init"):
+        vocabulary = (f"its full {model['vocab_size']:,}-piece vocabulary" if shape.get("max_vocab") == 0 else
+                      f"its vocabulary pruned to the {model['vocab_size']:,} pieces the training data uses most "
+                      "(every single character kept, so no word is unknown)")
         origin = (f"Starts from the first {model['n_layers']} layers of {meta['init']} (BERT, uncased WordPiece), "
-                  f"its vocabulary pruned to the {model['vocab_size']:,} pieces the training data uses most "
-                  "(every single character kept, so no word is unknown)"
+                  + vocabulary
+                  + (" with its word embeddings frozen" if shape.get("freeze_embeddings") else "")
                   + (", plus a learned embedding of each token's letter case" if model.get("case_features") else "")
                   + "; then fine-tuned on the training split.")
     else:
         origin = "Trained from random initialisation on the training split."
+    notes_file = folder / "NOTES.md"
+    notes = f"\n## Notes\n\n{notes_file.read_text().strip()}\n" if notes_file.is_file() else ""
     metrics = "\n".join(f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |"
                         for k, v in meta.get("dev_metrics", {}).items())
     hardware = meta.get("hardware", {})
+    base = config.get("base")
+    base_note = (f"\n- Shared with the base: {len(base['tensors'])} tensor(s) equal to {base['name']} "
+                 f"({', '.join(base['tensors'])}) are not stored; `attnviz.load` reads them from the pip "
+                 f"package `{base['package']}` and checks their sha256." if base else "")
+    decoding = ("\nEntity F1 is measured with BIO-constrained Viterbi decoding of the first piece of each word "
+                "(as the app tags)." if task == "ner" else "")
     threads_note = ("\nIt ran with `OMP_NUM_THREADS=1` (one CPU thread), which also makes the run repeatable "
                     "bit for bit." if hardware.get("cpu_threads") == 1 else "")
     return f"""# attnviz checkpoint: {folder.name}
@@ -51,7 +67,7 @@ def card(folder: Path) -> str:
   {config.get('weights_dtype', 'float32')} ({size_mb:.1f} MB); tokenizer: {config['tokenizer']['kind']}
   ({config['tokenizer']['normalization']} normalisation).
 - Origin: {origin}
-- Labels: {', '.join(config['labels']) or '(characters)'}
+- Labels: {', '.join(config['labels']) or '(characters)'}{base_note}
 
 ## How it was trained
 
@@ -62,18 +78,20 @@ export ATTNVIZ_DATA=../shared/data   # SST-2, WikiANN-en and tiny shakespeare, s
 
 The run wrote to the `--out` folder above; that folder was then copied here unchanged.
 Data: {json.dumps(meta.get('data', {}))}. Steps: {meta.get('steps')}; stopped early: {meta.get('stopped_early')}.
-Wall time: {meta.get('wall_time_s')} s on {hardware.get('device')} ({hardware.get('processor')}), torch
+Wall time: {meta.get('wall_time_s')} s on {hardware.get('device')} ({hardware.get('processor')}),
+precision {hardware.get('precision') or 'fp32'} (autocast; weights kept in float32 while training), torch
 {hardware.get('torch')}, Python {hardware.get('python')}, at {meta.get('trained_at')}. The machine was shared with
 other work while it trained, so the wall time is an upper bound.{threads_note}
 
 ## Dev metrics (the only split used for choices)
+{decoding}
 
 | metric | value |
 |---|---|
 {metrics}
 
 Published references: {reference}
-
+{notes}
 ## Use
 
 ```python

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from attnviz import bench
 
@@ -48,3 +49,25 @@ def test_table_format():
 def test_bad_arguments_exit(argv):
     with pytest.raises(SystemExit):
         bench.main(argv)
+
+
+def test_bench_train_rows_and_turn_taking(capsys):
+    from attnviz import bench_train
+    from attnviz.device import pick_precision
+
+    small = bench_train.BenchConfig(batch=2, seq_len=8, d_model=16, n_heads=2, n_layers=1, d_ff=32, vocab=50)
+    rows = bench_train.run(steps=2, warmup=1, config=small)
+    assert [r["impl"] for r in rows] == list(bench_train.IMPLS)
+    assert rows[0]["precision"] == pick_precision(torch.device("cpu"), "auto")
+    assert rows[1]["precision"] == rows[2]["precision"] == "fp32"
+    for row in rows:
+        assert row["tokens_per_s"] > 0 and row["batch"] == 2 and row["seq_len"] == 8 and row["steps"] == 2
+
+
+def test_bench_train_reference_matches_our_parameter_count():
+    from attnviz import bench_train
+
+    c = bench_train.BenchConfig()
+    ours = sum(p.numel() for p in bench_train._ours(c).parameters())
+    theirs = sum(p.numel() for p in bench_train.TorchEncoderClassifier(c).parameters())
+    assert ours == theirs  # the same sizes: the comparison is like for like

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from attnviz.data import SENTIMENT_LABELS, read_classification_tsv
-from attnviz.device import pick_device, pick_precision
+from attnviz.device import cpu_supports_bf16, pick_device, pick_precision
 from attnviz.models import ModelConfig, build_model
 from attnviz.schedule import lr_multiplier, transformer_peak_lr
 from attnviz.tokenize import build_word_tokenizer
@@ -60,9 +60,11 @@ def test_clipping_sees_unscaled_gradients():
 def test_devices_without_gpu():
     device = pick_device("auto")
     assert device.type in ("cpu", "cuda", "mps")
-    assert pick_precision(torch.device("cpu"), "auto") == "fp32"
+    assert pick_precision(torch.device("cpu"), "auto") == ("bf16" if cpu_supports_bf16() else "fp32")
+    assert pick_precision(torch.device("cpu"), "bf16") == "bf16"
+    assert pick_precision(torch.device("cpu"), "fp32") == "fp32"
     with pytest.raises(ValueError, match="CUDA"):
-        pick_precision(torch.device("cpu"), "bf16")
+        pick_precision(torch.device("cpu"), "fp16")
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="no CUDA"):
             pick_device("cuda")
