@@ -144,6 +144,7 @@ def prepare(key: str, force: bool = False, say: Callable[[str], None] = print) -
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m attnviz prepare",
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter,
                                      description="Convert a pretrained model shipped in a pip package into a "
                                                  "folder attnviz loads (stored in $ATTNVIZ_MODELS, else "
                                                  "~/.cache/attnviz/models).")
