@@ -5,7 +5,7 @@ import streamlit as st
 
 from attnviz import plots, ui
 from attnviz.generate import GenerationConfig
-from attnviz.ui.generation_view import sampling_caption, timeline_view
+from attnviz.ui.generation_view import kept_rows, sampling_caption, timeline_view
 
 RESULT_KEY = "generation_result"
 PROMPT_KEY = "generation_prompt"
@@ -37,10 +37,11 @@ def run_generation(bundle, prompt: str, config: GenerationConfig) -> dict:
         return [{"chosen": name(step.token_id),
                  "candidates": [(name(i), p) for i, p in getattr(step, attribute)]} for step in result.steps]
 
+    rows, averaged = kept_rows([step.attention for step in result.steps])
     return {"model": entry.name, "prompt": prompt, "new_text": new_text, "sampled": steps("candidates"),
             "model_steps": steps("model_candidates"), "stopped_by": result.stopped_by,
             "tokens": [name(i) for i in result.ids], "windows": [step.window_start for step in result.steps],
-            "attention": [step.attention for step in result.steps],  # each (L, H, W) float16
+            "attention": rows, "heads_averaged": averaged,  # each (L, H, W) or (L, 1, W), float16
             "temperature": config.temperature, "seed": config.seed, "top_k": config.top_k, "top_p": config.top_p}
 
 

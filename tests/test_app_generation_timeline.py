@@ -54,3 +54,15 @@ def test_default_run_has_a_timeline_with_the_picked_step_layer_and_head():
     np.testing.assert_allclose(array(candidates["data"][0]["x"]), [p for _, p in result.steps[step].candidates], atol=1e-6)
     assert any("temperature 0.8" in value and "top-k off" in value and "top-p off" in value and "seed 0" in value
                for value, _ in texts(at))
+
+
+def test_a_run_over_the_memory_budget_shows_the_mean_over_heads(monkeypatch):
+    from attnviz.ui import generation_view
+
+    monkeypatch.setattr(generation_view, "KEPT_BYTES", 0)
+    entry = model_for("lm")
+    at = open_page("generation", model=entry.name)
+    _generate(at, max_new=20)
+    assert not [s for s in at.selectbox if s.key.startswith("generation_timeline_head")]
+    assert any("keeps only the mean" in value for value, _ in texts(at))
+    assert charts(at)["generation_timeline_attention"]["layout"]["title"]["text"].endswith("layer 0, mean over heads looked at")

@@ -30,3 +30,17 @@ def test_candidate_cells_hold_the_token_and_hover_the_probability():
     assert "%{z:.4f}" in heat.hovertemplate and "%{customdata[1]}" in heat.hovertemplate
     assert heat.textfont.size >= 13
     assert list(fig.layout.xaxis.tickvals) == list(range(180, 200))
+
+
+def test_a_session_keeps_head_means_past_the_budget():
+    from attnviz.ui.generation_view import kept_rows, step_row
+
+    rng = np.random.default_rng(0)
+    rows = [rng.dirichlet(np.ones(w), size=(3, 4)).astype(np.float16) for w in (5, 6, 7)]  # (L=3, H=4, W)
+    same, averaged = kept_rows(rows, budget=10**6)
+    assert not averaged and same is rows
+    small, averaged = kept_rows(rows, budget=100)
+    assert averaged and [r.shape for r in small] == [(3, 1, 5), (3, 1, 6), (3, 1, 7)]
+    for full, kept in zip(rows, small):
+        np.testing.assert_allclose(step_row(kept, 2, None), full[2].astype(np.float32).mean(0), atol=1e-3)
+        np.testing.assert_allclose(step_row(full, 2, 1), full[2, 1], atol=0)

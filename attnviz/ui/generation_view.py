@@ -12,6 +12,16 @@ from attnviz.ui.core import index_picker
 from attnviz.ui.views import plot
 
 MEAN = "mean over heads"
+KEPT_BYTES = 32 * 2**20  # rows a session keeps; past this, each layer keeps the mean over its heads
+
+
+def kept_rows(rows: list[np.ndarray], budget: int | None = None) -> tuple[list[np.ndarray], bool]:
+    """The recorded (L, H, W) rows as the page keeps them: as they are within the budget, else
+    (L, 1, W) means over heads (a 30-layer, 9-head decoder at 500 steps would otherwise keep ~70 MB).
+    Returns the rows and whether the heads were averaged."""
+    if sum(row.nbytes for row in rows) <= (KEPT_BYTES if budget is None else budget):
+        return rows, False
+    return [row.astype(np.float32).mean(axis=1, keepdims=True).astype(np.float16) for row in rows], True
 
 
 def sampling_caption(result: dict) -> str:
@@ -24,7 +34,7 @@ def sampling_caption(result: dict) -> str:
 
 
 def step_row(attention: np.ndarray, layer: int, head: int | None) -> np.ndarray:
-    """attention (L, H, W) -> (W,): one head's row, or the mean over heads."""
+    """attention (L, H, W) -> (W,): one head's row, or the mean over heads (H is 1 once averaged)."""
     rows = attention[layer].astype(np.float32)  # (H, W)
     return rows.mean(axis=0) if head is None else rows[head]
 
@@ -44,11 +54,16 @@ def timeline_view(result: dict) -> None:
         st.info("This run has no attention recorded for its steps; press Generate again to record it.")
         return
     n_layers, n_heads = attention[0].shape[:2]
+    averaged = result.get("heads_averaged", False)
     left, middle, right = st.columns(3)
     step = index_picker("Step", len(steps), "generation_timeline_step", left)
     layer = index_picker("Layer", n_layers, f"generation_timeline_layer_{n_layers}", middle)
-    head_choice = right.selectbox("Head", [MEAN] + list(range(n_heads)), key=f"generation_timeline_head_{n_heads}")
-    head = None if head_choice == MEAN else int(head_choice)
+    head = None
+    if averaged:
+        right.caption("Head: the mean over heads (this long run keeps only the mean, to save memory)")
+    else:
+        head_choice = right.selectbox("Head", [MEAN] + list(range(n_heads)), key=f"generation_timeline_head_{n_heads}")
+        head = None if head_choice == MEAN else int(head_choice)
     start = result["windows"][step]
     keys = result["tokens"][start:start + attention[step].shape[-1]]
     what = f"layer {layer}, " + (MEAN if head is None else f"head {head}")
