@@ -173,6 +173,7 @@ def generate(model: nn.Module, prompt_ids: list[int], config: GenerationConfig) 
         output = model(torch.tensor([context], device=device), need_weights=config.record_attention)
         if not config.record_attention:
             return output.logits[0, -1]  # (1, T, vocab) -> (vocab,)
-        return output.logits[0, -1], torch.stack([a[0, :, -1] for a in output.attentions])  # L x (1, H, T, T) -> (L, H, T)
+        rows = torch.stack([a[0, :, -1] for a in output.attentions])  # L x (1, H, T, T) -> (L, H, T)
+        return output.logits[0, -1], rows
 
     return sample_tokens(next_logits, prompt_ids, config, model.config.max_len)

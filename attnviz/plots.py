@@ -77,8 +77,9 @@ def candidates_figure(steps: Sequence[dict], *, first_step: int = 0) -> go.Figur
 
     steps: [{"chosen": str, "candidates": [(token, prob), ...]}, ...], candidates best first.
     Each cell shows the candidate token (cut to CELL_CHARS characters), coloured by probability
-    (0..1); the probability and the whole token are on hover; the chosen candidate is bold. Whitespace is made visible (␣, ⏎, ⇥). Steps are numbered from
-    first_step (a window of a longer run keeps the run's numbers).
+    (0..1); the probability and the whole token are on hover; the chosen candidate is bold.
+    Whitespace is made visible (␣, ⏎, ⇥). Steps are numbered from first_step (a window of a longer
+    run keeps the run's numbers).
     """
     if not steps:
         return _empty("Candidates per step", "no generation steps", CANDIDATES_HEIGHT)
@@ -96,7 +97,8 @@ def candidates_figure(steps: Sequence[dict], *, first_step: int = 0) -> go.Figur
                                textfont=dict(size=CELL_FONT_SIZE, family="monospace"),
                                x=list(range(first_step, first_step + len(steps))),
                                zmin=0.0, zmax=1.0, hoverongaps=False, xgap=2, ygap=2,
-                               hovertemplate="step %{x}, rank %{customdata[0]}: %{customdata[1]} (%{z:.4f})<extra></extra>",
+                               hovertemplate=("step %{x}, rank %{customdata[0]}: %{customdata[1]} (%{z:.4f})"
+                                              "<extra></extra>"),
                                customdata=hover, colorbar=dict(title=dict(text="probability"))))
     fig.update_xaxes(title="step (chosen token)", tickmode="array",
                      tickvals=list(range(first_step, first_step + len(steps))),

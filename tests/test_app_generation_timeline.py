@@ -31,8 +31,8 @@ def test_default_run_has_a_timeline_with_the_picked_step_layer_and_head():
     assert_clean(at)
 
     bundle = attnviz.load(entry.source)
-    config = GenerationConfig(max_new_tokens=200, temperature=float(settings["temperature"]), top_k=int(settings["top_k"]),
-                              top_p=float(settings["top_p"]), seed=int(settings["seed"]))
+    config = GenerationConfig(max_new_tokens=200, temperature=float(settings["temperature"]),
+                              top_k=int(settings["top_k"]), top_p=float(settings["top_p"]), seed=int(settings["seed"]))
     new_text, result = bundle.generate(prompt, config)
     assert prompt + new_text == text
     end = len(result.prompt_ids) + step  # the context read at this step: everything before new token `step`
@@ -46,12 +46,14 @@ def test_default_run_has_a_timeline_with_the_picked_step_layer_and_head():
     bars = figures["generation_timeline_attention"]
     chosen = bundle.tokenizer.id_to_token(result.new_ids[step])
     title = bars["layout"]["title"]["text"]
-    assert title.startswith(f"Step {step}: choosing {_token_label(chosen)}, ") and title.endswith(f"layer {layer}, head {head} looked at")
+    assert title.startswith(f"Step {step}: choosing {_token_label(chosen)}, ")
+    assert title.endswith(f"layer {layer}, head {head} looked at")
     np.testing.assert_allclose(array(bars["data"][0]["y"]), expected, atol=1e-3)
     assert list(array(bars["data"][0]["x"])) == list(range(start, end))  # positions run on
     candidates = figures["generation_timeline_candidates"]
     assert candidates["layout"]["title"]["text"].startswith(f"Step {step}: the candidates")
-    np.testing.assert_allclose(array(candidates["data"][0]["x"]), [p for _, p in result.steps[step].candidates], atol=1e-6)
+    expected_probs = [p for _, p in result.steps[step].candidates]
+    np.testing.assert_allclose(array(candidates["data"][0]["x"]), expected_probs, atol=1e-6)
     assert any("temperature 0.8" in value and "top-k off" in value and "top-p off" in value and "seed 0" in value
                for value, _ in texts(at))
 
@@ -65,4 +67,5 @@ def test_a_run_over_the_memory_budget_shows_the_mean_over_heads(monkeypatch):
     _generate(at, max_new=20)
     assert not [s for s in at.selectbox if s.key.startswith("generation_timeline_head")]
     assert any("keeps only the mean" in value for value, _ in texts(at))
-    assert charts(at)["generation_timeline_attention"]["layout"]["title"]["text"].endswith("layer 0, mean over heads looked at")
+    title = charts(at)["generation_timeline_attention"]["layout"]["title"]["text"]
+    assert title.endswith("layer 0, mean over heads looked at")
