@@ -5,6 +5,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -31,12 +32,15 @@ class GenerationConfig:
     banned_ids: tuple[int, ...] = ()  # never generated (padding, unknown)
     seed: int | None = None
     n_candidates: int = 5
+    record_attention: bool = False  # keep, per step, the attention row that chose the token (see GenerationStep)
 
     def __post_init__(self) -> None:
         """Every field checked: a ValueError names the field and its allowed range."""
         _int_field("max_new_tokens", self.max_new_tokens, 0, MAX_NEW_TOKENS_CAP)
         _int_field("top_k", self.top_k, 0, 10**9)
         _int_field("n_candidates", self.n_candidates, 1, MAX_CANDIDATES)
+        if not isinstance(self.record_attention, bool):
+            raise ValueError(f"record_attention must be True or False, not {self.record_attention!r:.40}")
         if self.seed is not None:
             _int_field("seed", self.seed, 0, 2**63 - 1)
         for name in ("temperature", "top_p"):
@@ -59,12 +63,18 @@ class GenerationStep:
 
     candidates: top tokens of the distribution actually sampled (after temperature, top-k, top-p);
     model_candidates: top tokens of the model's own distribution (temperature 1, no filter).
+    With record_attention: attention (L, H, W) float16, the last row of every head's causal pattern
+    over the window the model read at this step (the row that chose the token), and window_start,
+    the index in GenerationResult.ids of the window's first token (its keys are
+    ids[window_start:window_start + W]).
     """
 
     token_id: int
     probability: float
     candidates: list[tuple[int, float]]
     model_candidates: list[tuple[int, float]]
+    attention: np.ndarray | None = None
+    window_start: int = 0
 
 
 @dataclass
@@ -108,9 +118,22 @@ def _top(probs: torch.Tensor, n: int) -> list[tuple[int, float]]:
     return [(int(i), float(v)) for i, v in zip(indices, values) if v > 0]
 
 
-def sample_tokens(next_logits: Callable[[list[int]], torch.Tensor], prompt_ids: list[int],
+StepOutput = torch.Tensor | tuple[torch.Tensor, torch.Tensor]  # logits, or (logits, attention row)
+
+
+def _attention_row(output: object, window: int) -> np.ndarray:
+    """A step's (L, H, W) attention row as float16, checked against the window it read."""
+    row = torch.as_tensor(output).float().cpu()
+    if row.dim() != 3 or row.shape[-1] != window:
+        raise ValueError(f"the attention row of a step must be (layers, heads, {window}), not {tuple(row.shape)}")
+    return row.numpy().astype(np.float16)
+
+
+def sample_tokens(next_logits: Callable[[list[int]], StepOutput], prompt_ids: list[int],
                   config: GenerationConfig, context_len: int) -> GenerationResult:
-    """The sampling loop for any model: next_logits(context ids) -> logits (vocab,) of the next token.
+    """The sampling loop for any model: next_logits(context ids) -> logits (vocab,) of the next token,
+    or, when config.record_attention, (logits, attention) with attention (L, H, len(context)): the
+    last row of every head's pattern over that context.
 
     The context handed to next_logits is cropped to the last context_len ids.
     """
@@ -119,11 +142,18 @@ def sample_tokens(next_logits: Callable[[list[int]], torch.Tensor], prompt_ids: 
     generator = torch.Generator().manual_seed(config.seed) if config.seed is not None else None
     result = GenerationResult(prompt_ids=list(prompt_ids))
     for _ in range(config.max_new_tokens):
-        logits = next_logits(result.ids[-context_len:]).float().cpu()  # (vocab,)
+        ids = result.ids
+        start = max(0, len(ids) - context_len)
+        output = next_logits(ids[start:])
+        row = None
+        if config.record_attention:
+            output, row = output
+            row = _attention_row(row, len(ids) - start)
+        logits = output.float().cpu()  # (vocab,)
         probs = next_token_distribution(logits, config)
         token = int(torch.multinomial(probs, 1, generator=generator)) if config.temperature > 0 else int(probs.argmax())
         result.steps.append(GenerationStep(token, float(probs[token]), _top(probs, config.n_candidates),
-                                           _top(torch.softmax(logits, -1), config.n_candidates)))
+                                           _top(torch.softmax(logits, -1), config.n_candidates), row, start))
         result.new_ids.append(token)
         if token in config.stop_ids:
             result.stopped_by = "stop_token"
@@ -139,7 +169,11 @@ def generate(model: nn.Module, prompt_ids: list[int], config: GenerationConfig) 
         raise ValueError("only a causal language model can generate text (this model is not one)")
     device = next(model.parameters()).device
 
-    def next_logits(context: list[int]) -> torch.Tensor:
-        return model(torch.tensor([context], device=device)).logits[0, -1]  # (1, T) -> (vocab,)
+    def next_logits(context: list[int]) -> StepOutput:
+        output = model(torch.tensor([context], device=device), need_weights=config.record_attention)
+        if not config.record_attention:
+            return output.logits[0, -1]  # (1, T, vocab) -> (vocab,)
+        rows = torch.stack([a[0, :, -1] for a in output.attentions])  # L x (1, H, T, T) -> (L, H, T)
+        return output.logits[0, -1], rows
 
     return sample_tokens(next_logits, prompt_ids, config, model.config.max_len)

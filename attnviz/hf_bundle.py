@@ -310,15 +310,21 @@ class HFBundle:
             """Only the new token runs when the context grew by one (a 30-layer decoder then takes
             one token's work per step); a cropped context is run again in full."""
             previous, past = cache["ids"], cache["past"]
+            record = {"output_attentions": True} if config.record_attention else {}
             if past is not None and len(context) == len(previous) + 1 and context[:-1] == previous:
                 tensor = torch.tensor([context[-1:]], device=self.device)  # (1, 1)
-                output = self.model(input_ids=tensor, use_cache=True, **{cache_arg: past})
+                output = self.model(input_ids=tensor, use_cache=True, **{cache_arg: past}, **record)
             else:
                 tensor = torch.tensor([context], device=self.device)  # (1, T)
-                output = self.model(input_ids=tensor, use_cache=True)
+                output = self.model(input_ids=tensor, use_cache=True, **record)
             cache["ids"] = list(context)
             cache["past"] = getattr(output, "cache", None) or getattr(output, "past_key_values", None)
-            return output.logits[0, -1]
+            if not config.record_attention:
+                return output.logits[0, -1]
+            if not output.attentions or output.attentions[0] is None:
+                raise InputError(f"{self.name} gives no attention weights while generating")
+            # per layer (1, H, new tokens, len(context)): the last query's row is the one that chooses
+            return output.logits[0, -1], torch.stack([a[0, :, -1] for a in output.attentions])  # (L, H, T)
 
         with torch.inference_mode():
             result = sample_tokens(next_logits, ids, config, self.max_len)

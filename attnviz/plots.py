@@ -16,6 +16,7 @@ from attnviz.plots_attention import (
     _finish,
     _plain,
     _token_label,
+    _visible,
     attention_to_token_bar,
     diff_heatmap,
     head_heatmap,
@@ -37,6 +38,8 @@ __all__ = [
 ]
 
 CANDIDATES_HEIGHT = 420
+CELL_CHARS = 7  # a cell shows a token of up to 7 characters
+CELL_FONT_SIZE = 14
 TRAINING_HEIGHT = 380
 
 
@@ -64,30 +67,39 @@ def probability_bar(labels: Sequence[str], probs: Sequence[float], title: str = 
     return _finish(fig, _plain(title), BAR_HEIGHT)
 
 
+def _cut(label: str) -> str:
+    """A cell's token, at most CELL_CHARS characters (the whole token is on hover)."""
+    return label if len(label) <= CELL_CHARS else label[:CELL_CHARS - 1] + "…"
+
+
 def candidates_figure(steps: Sequence[dict], *, first_step: int = 0) -> go.Figure:
     """Top-k candidates of each generation step as a table: x = step (chosen token below), y = rank.
 
     steps: [{"chosen": str, "candidates": [(token, prob), ...]}, ...], candidates best first.
-    Each cell shows the candidate token and its probability, coloured by probability (0..1);
-    the chosen candidate is bold. Whitespace is made visible (␣, ⏎, ⇥). Steps are numbered from
-    first_step (a window of a longer run keeps the run's numbers).
+    Each cell shows the candidate token (cut to CELL_CHARS characters), coloured by probability
+    (0..1); the probability and the whole token are on hover; the chosen candidate is bold.
+    Whitespace is made visible (␣, ⏎, ⇥). Steps are numbered from first_step (a window of a longer
+    run keeps the run's numbers).
     """
     if not steps:
         return _empty("Candidates per step", "no generation steps", CANDIDATES_HEIGHT)
     depth = max(len(step["candidates"]) for step in steps)
     z = np.full((max(depth, 1), len(steps)), np.nan)
     text = [["" for _ in steps] for _ in range(max(depth, 1))]
+    hover = [[[r + 1, ""] for _ in steps] for r in range(max(depth, 1))]  # rank, whole token
     for s, step in enumerate(steps):
         for r, (token, prob) in enumerate(step["candidates"]):
-            label = _token_label(token)
+            label = _plain(_cut(_visible(str(token))))
             z[r, s] = float(prob)
             text[r][s] = f"<b>{label}</b>" if str(token) == str(step["chosen"]) else label
-    fig = go.Figure(go.Heatmap(z=z, text=text, texttemplate="%{text}<br>%{z:.2f}", colorscale="Blues",
-                               textfont=dict(size=13, family="monospace"), x=list(range(first_step, first_step + len(steps))),
+            hover[r][s] = [r + 1, _token_label(token)]
+    fig = go.Figure(go.Heatmap(z=z, text=text, texttemplate="%{text}", colorscale="Blues",
+                               textfont=dict(size=CELL_FONT_SIZE, family="monospace"),
+                               x=list(range(first_step, first_step + len(steps))),
                                zmin=0.0, zmax=1.0, hoverongaps=False, xgap=2, ygap=2,
-                               hovertemplate="step %{x}, rank %{customdata}: %{text} (%{z:.4f})<extra></extra>",
-                               customdata=np.repeat(np.arange(1, z.shape[0] + 1)[:, None], len(steps), axis=1),
-                               colorbar=dict(title=dict(text="probability"))))
+                               hovertemplate=("step %{x}, rank %{customdata[0]}: %{customdata[1]} (%{z:.4f})"
+                                              "<extra></extra>"),
+                               customdata=hover, colorbar=dict(title=dict(text="probability"))))
     fig.update_xaxes(title="step (chosen token)", tickmode="array",
                      tickvals=list(range(first_step, first_step + len(steps))),
                      ticktext=[f"{first_step + s}: {_token_label(step['chosen'])}" for s, step in enumerate(steps)],

@@ -5,13 +5,13 @@ import streamlit as st
 
 from attnviz import plots, ui
 from attnviz.generate import GenerationConfig
-from attnviz.ui.generation_view import sampling_caption, timeline_view
+from attnviz.ui.generation_view import kept_rows, sampling_caption, timeline_view
 
 RESULT_KEY = "generation_result"
 PROMPT_KEY = "generation_prompt"
 REQUEST_KEY = "generation_requested"
 DEFAULT_PROMPT = "ROMEO:\nBut soft, what light"
-WINDOW = 25  # steps per candidates chart
+WINDOW = 20  # steps per candidates chart
 
 ui.ensure_app()
 st.title("Text generation")
@@ -37,8 +37,11 @@ def run_generation(bundle, prompt: str, config: GenerationConfig) -> dict:
         return [{"chosen": name(step.token_id),
                  "candidates": [(name(i), p) for i, p in getattr(step, attribute)]} for step in result.steps]
 
+    rows, averaged = kept_rows([step.attention for step in result.steps])
     return {"model": entry.name, "prompt": prompt, "new_text": new_text, "sampled": steps("candidates"),
             "model_steps": steps("model_candidates"), "stopped_by": result.stopped_by,
+            "tokens": [name(i) for i in result.ids], "windows": [step.window_start for step in result.steps],
+            "attention": rows, "heads_averaged": averaged,  # each (L, H, W) or (L, 1, W), float16
             "temperature": config.temperature, "seed": config.seed, "top_k": config.top_k, "top_p": config.top_p}
 
 
@@ -85,7 +88,7 @@ if entry is not None:
             if note:
                 st.info(note)
             config = GenerationConfig(max_new_tokens=int(max_new), temperature=float(temperature),
-                                      top_k=int(top_k), top_p=float(top_p), seed=int(seed))
+                                      top_k=int(top_k), top_p=float(top_p), seed=int(seed), record_attention=True)
             with st.spinner("Generating…"):
                 st.session_state[RESULT_KEY] = run_generation(bundle, prompt, config)
         result = st.session_state.get(RESULT_KEY)
@@ -98,11 +101,11 @@ if entry is not None:
                        f"{ui.escape_markdown(sampling_caption(result))}).")
             st.code(result["prompt"] + result["new_text"], language=None, wrap_lines=True)
             candidates_view(result)
+            timeline_view(result)
             full_text = result["prompt"] + result["new_text"]
             if full_text.strip():
                 trace = ui.get_trace(entry, full_text)
                 ui.show_notes(trace)
-                timeline_view(trace, result)
                 ui.head_view(trace, "generation", entry.name, "Causal attention over prompt + generated text",
                              with_mean=False, caption="Each token sees only itself and the tokens before it: "
                                                       "everything above the diagonal is 0.")

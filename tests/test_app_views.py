@@ -168,7 +168,7 @@ def test_generation_timeline_shows_the_row_of_the_chosen_step():
     trace = bundle.trace(text)
     position = len(trace.tokens) - 30 + 12  # the 13th new token
     expected = trace.weights[1, :, position - 1, :position].mean(axis=0)
-    np.testing.assert_allclose(array(bars["data"][0]["y"]), expected, atol=1e-5)
+    np.testing.assert_allclose(array(bars["data"][0]["y"]), expected, atol=1e-3)  # recorded as float16
     assert figures["generation_timeline_candidates"]["layout"]["title"]["text"].startswith("Step 12:")
 
 

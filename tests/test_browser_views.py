@@ -89,13 +89,32 @@ def test_line_and_query_key_views_follow_the_chosen_head(page, server):
 
 
 def test_generation_timeline_names_the_step(page, server):
+    """The page's defaults (the character LM, 200 new tokens past a 128-character context): the step
+    moved to is the one both charts show, its chosen token is that character of the generated text,
+    and the last step (read from a cropped window) has a timeline too."""
     open_page(page, server, "generation")
+    prompt = page.locator('[data-testid="stMain"] textarea').first.input_value()
     page.get_by_role("button", name="Generate").click()
     wait_title(page, "Step 0: choosing")
     settle(page)
+    generated = page.locator('[data-testid="stMain"] [data-testid="stCode"] code').first.inner_text()
+    assert generated.startswith(prompt)
+    step = (page.locator('[data-testid="stSlider"]').filter(has=page.get_by_text("Step", exact=True))
+            .get_by_role("slider"))
+    step.focus()
+    for _ in range(3):
+        step.press("ArrowRight")
+    wait_title(page, "Step 3: choosing")
+    settle(page)
+    shown = [t for t in titles(page) if t.startswith("Step ")]
+    assert len(shown) == 2 and all(t.startswith("Step 3: ") for t in shown), shown
+    assert f"(chosen: {generated[len(prompt) + 3]!r})" in shown[1]
+    step.press("End")
+    wait_title(page, "Step 199: choosing")
+    settle(page)
     shoot(page, "views-timeline")
     assert problems(page) == []
-    assert any(t.startswith("Step 0: the candidates") for t in titles(page))
+    assert any(t.startswith("Step 199: the candidates") for t in titles(page))
 
 
 def _sentence(n_words: int) -> str:

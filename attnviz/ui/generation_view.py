@@ -1,17 +1,27 @@
 """The generation timeline: for each generated token, the attention the model paid when it chose it
-(the causal pattern's row of the token before it, which a causal model computes the same way
-whatever comes later) beside the candidates of that step."""
+(recorded during generation: the last row of the causal pattern over the window read at that step)
+beside the candidates of that step."""
 from __future__ import annotations
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
 from attnviz import plots
-from attnviz.plots_attention import BAR_HEIGHT, _finish, _thin, _token_label
-from attnviz.trace import AttentionTrace
+from attnviz.plots_timeline import step_attention_figure
 from attnviz.ui.core import index_picker
 from attnviz.ui.views import plot
+
+MEAN = "mean over heads"
+KEPT_BYTES = 32 * 2**20  # rows a session keeps; past this, each layer keeps the mean over its heads
+
+
+def kept_rows(rows: list[np.ndarray], budget: int | None = None) -> tuple[list[np.ndarray], bool]:
+    """The recorded (L, H, W) rows as the page keeps them: as they are within the budget, else
+    (L, 1, W) means over heads (a 30-layer, 9-head decoder at 500 steps would otherwise keep ~70 MB).
+    Returns the rows and whether the heads were averaged."""
+    if sum(row.nbytes for row in rows) <= (KEPT_BYTES if budget is None else budget):
+        return rows, False
+    return [row.astype(np.float32).mean(axis=1, keepdims=True).astype(np.float16) for row in rows], True
 
 
 def sampling_caption(result: dict) -> str:
@@ -23,52 +33,50 @@ def sampling_caption(result: dict) -> str:
             + f", top-k {top_k if top_k else 'off'}, top-p {top_p if top_p < 1 else 'off'}, seed {result['seed']}")
 
 
-def step_positions(trace: AttentionTrace, steps: list[dict]) -> list[int] | None:
-    """Trace position of each generated token, or None when the trace's last tokens are not them
-    (a tokenizer that splits the text differently when it reads it again)."""
-    first = len(trace.tokens) - len(steps)
-    if first < 1:
-        return None
-    positions = list(range(first, len(trace.tokens)))
-    same = all(trace.tokens[p] == str(step["chosen"]) for p, step in zip(positions, steps))
-    return positions if same else None
-
-
-def step_attention_figure(trace: AttentionTrace, layer: int, position: int, step: int) -> go.Figure:
-    """The row of the token before `position` in one layer (mean over heads): what the model read
-    when it chose the token at `position`."""
-    row = trace.weights[layer, :, position - 1, :position].mean(axis=0)  # (position,)
-    labels = [_token_label(t) for t in trace.tokens[:position]]
-    fig = go.Figure(go.Bar(x=list(range(position)), y=row, customdata=[f"#{i} {t}" for i, t in enumerate(labels)],
-                           hovertemplate="%{customdata}: %{y:.4f}<extra></extra>", marker_color="#1f77b4"))
-    shown = _thin(position)
-    fig.update_xaxes(title="context token", tickmode="array", tickvals=shown, ticktext=[labels[i] for i in shown])
-    fig.update_yaxes(title="weight (mean over heads)", range=[0, max(0.05, float(row.max()) * 1.1)])
-    chosen = _token_label(trace.tokens[position])
-    return _finish(fig, f"Step {step}: choosing {chosen}, layer {layer} looked at", BAR_HEIGHT)
+def step_row(attention: np.ndarray, layer: int, head: int | None) -> np.ndarray:
+    """attention (L, H, W) -> (W,): one head's row, or the mean over heads (H is 1 once averaged)."""
+    rows = attention[layer].astype(np.float32)  # (H, W)
+    return rows.mean(axis=0) if head is None else rows[head]
 
 
 @st.fragment
-def timeline_view(trace: AttentionTrace, result: dict) -> None:
-    """A step slider; for that step the attention row and the candidates side by side."""
+def timeline_view(result: dict) -> None:
+    """A step slider; for that step the recorded attention row and the candidates side by side.
+
+    result: the page's run, with "tokens" (every token of prompt + new text), and per step in
+    "sampled" the chosen token and candidates, in "windows" the window's first position and in
+    "attention" its (L, H, W) row.
+    """
     st.subheader("Timeline: what the model looked at for each new token")
     st.caption(f"Sampling: {sampling_caption(result)}.")
-    steps = result["sampled"]
-    positions = step_positions(trace, steps)
-    if not steps or positions is None:
-        st.info("The generated tokens cannot be lined up with the text as the model reads it again "
-                "(it was cut to the context or split differently), so there is no timeline for this run.")
+    steps, attention = result["sampled"], result.get("attention") or []
+    if not steps or len(attention) != len(steps):
+        st.info("This run has no attention recorded for its steps; press Generate again to record it.")
         return
-    left, right = st.columns(2)
+    n_layers, n_heads = attention[0].shape[:2]
+    averaged = result.get("heads_averaged", False)
+    left, middle, right = st.columns(3)
     step = index_picker("Step", len(steps), "generation_timeline_step", left)
-    layer = index_picker("Layer", trace.n_layers, f"generation_timeline_layer_{trace.n_layers}", right)
+    layer = index_picker("Layer", n_layers, f"generation_timeline_layer_{n_layers}", middle)
+    head = None
+    if averaged:
+        right.caption("Head: the mean over heads (this long run keeps only the mean, to save memory)")
+    else:
+        head_choice = right.selectbox("Head", [MEAN] + list(range(n_heads)), key=f"generation_timeline_head_{n_heads}")
+        head = None if head_choice == MEAN else int(head_choice)
+    start = result["windows"][step]
+    keys = result["tokens"][start:start + attention[step].shape[-1]]
+    what = f"layer {layer}, " + (MEAN if head is None else f"head {head}")
     attention_col, candidates_col = st.columns(2)
     with attention_col:
-        plot(step_attention_figure(trace, layer, positions[step], step), key="generation_timeline_attention")
+        plot(step_attention_figure(step_row(attention[step], layer, head), keys, start, step,
+                                   steps[step]["chosen"], what), key="generation_timeline_attention")
     with candidates_col:
         candidates = steps[step]["candidates"]
         plot(plots.probability_bar([c for c, _ in candidates], [p for _, p in candidates],
                                    title=f"Step {step}: the candidates (chosen: {steps[step]['chosen']!r})"),
              key="generation_timeline_candidates")
-    if np.isclose(trace.weights[layer, :, positions[step] - 1].sum(axis=-1), 1.0).all():
-        st.caption("Each bar is a weight of the row that chose this token; the row sums to 1.")
+    first, last = start, start + len(keys) - 1
+    st.caption(f"Step {step} of {len(steps)} (0 is the first new token): the model read positions "
+               f"{first}–{last} of the text and chose the token at position {last + 1}. "
+               "Each bar is a weight of the row that chose it; the row sums to 1.")
