@@ -47,4 +47,7 @@ def model_facts(entry: ModelEntry) -> dict:
         layers, heads, metrics = text["num_hidden_layers"], text["num_attention_heads"], {}
     weights = folder / WEIGHTS_FILE
     parameters = count_parameters(weights) if weights.is_file() else None
+    if parameters is not None and isinstance(config.get("base"), dict):  # tensors filled in from the base
+        for tensor in (config["base"].get("tensors") or {}).values():
+            parameters += math.prod(int(n) for n in tensor.get("shape", []))
     return {"layers": int(layers), "heads": int(heads), "parameters": parameters, "metrics": metrics}

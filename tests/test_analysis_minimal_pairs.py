@@ -46,7 +46,7 @@ def test_a_pair_on_the_sentiment_model(sentiment):
     assert ("insert",) == tuple(op[0] for op in result.edits)
     assert all(result.tokens_a[i] == result.tokens_b[j] for i, j in result.alignment)
     assert len(result.alignment) == len(result.tokens_a)
-    assert result.head_difference.shape == (4, 12)
+    assert result.head_difference.shape == (sentiment.n_layers, sentiment.n_heads)
     assert (result.head_difference >= 0).all() and (result.head_difference <= 1 + 1e-9).all()
     assert result.head_difference.max() > 0.01
     labels = ["negative", "positive"]

@@ -6,7 +6,12 @@ import json
 import pytest
 
 from attnviz.ui import escape_markdown
+from conftest import REPO_ROOT
 from test_app import HARD_INPUTS, UNESCAPED_SCRIPT, assert_clean, charts, minilm, model_for, open_page, texts
+
+# the shipped sentiment model's shape, read from its config (the grid has one cell per head)
+_SENTIMENT_MODEL = json.loads((REPO_ROOT / "checkpoints" / "sentiment" / "config.json").read_text())["model"]
+SENTIMENT_LAYERS, SENTIMENT_HEADS = _SENTIMENT_MODEL["n_layers"], _SENTIMENT_MODEL["n_heads"]
 
 
 def z_shape(trace: dict) -> tuple[int, ...]:
@@ -45,7 +50,7 @@ def test_why_shows_every_method_and_a_grid_of_heads():
     strips = charts(at)["why_strips"]["data"][0]
     assert z_shape(strips)[0] == 4  # integrated gradients, gradient x input, rollout, raw attention
     assert "Integrated gradients" in " ".join(charts(at)["why_strips"]["layout"]["yaxis"]["ticktext"])
-    assert len(at.checkbox) == 4 * 12 and all(c.value for c in at.checkbox)
+    assert len(at.checkbox) == SENTIMENT_LAYERS * SENTIMENT_HEADS and all(c.value for c in at.checkbox)
     assert 0.5 <= probability(at) <= 1.0
     assert at.query_params["task"] == "sentiment"
 
@@ -80,7 +85,7 @@ def test_most_important_heads_button():
     at.button(key="why_importance").click().run()
     assert_clean(at)
     grid = charts(at)["why_importance_grid"]["data"][0]
-    assert z_shape(grid) == (4, 12)
+    assert z_shape(grid) == (SENTIMENT_LAYERS, SENTIMENT_HEADS)
     table = at.dataframe[-1].value
     assert list(table.columns) == ["layer", "head", "drop in log-probability"] and len(table) == 5
     drops = list(table["drop in log-probability"])
@@ -138,7 +143,7 @@ def test_minimal_pairs_default_pair():
     assert_clean(at)
     assert at.markdown[0].value.startswith("**A:**") and "positive" in at.markdown[0].value
     figure = charts(at)["pairs_heads"]["data"][0]
-    assert z_shape(figure) == (4, 12)
+    assert z_shape(figure) == (SENTIMENT_LAYERS, SENTIMENT_HEADS)
     edits = [d for d in at.dataframe if list(d.value.columns)[0] == "edit"][0].value
     assert list(edits["edit"]) == ["insert"] and list(edits["tokens in B"]) == ["not"]
     assert at.query_params["a"] == "The film was good." and at.query_params["b"] == "The film was not good."
