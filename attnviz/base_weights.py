@@ -17,6 +17,8 @@ and hashed once; see shared_base_tensor), so two full-vocabulary checkpoints hol
 from __future__ import annotations
 
 import hashlib
+import struct
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +26,8 @@ from typing import Callable
 
 import torch
 from safetensors import safe_open
+
+from attnviz.safefiles import read_safetensors_header
 
 
 @dataclass(frozen=True)
@@ -108,9 +112,33 @@ def shared_base_tensor(name: str, source: str) -> tuple[torch.Tensor, str]:
         if cached is not None and cached[0] == identity:
             return cached[1], cached[2]
         tensor = read_base_tensors(name, [source])[source].requires_grad_(False)
-        digest = tensor_sha256(tensor)
+        digest = _stored_sha256(path, source) if sys.byteorder == "little" else None
+        digest = digest or tensor_sha256(tensor)
         _SHARED[key] = (identity, tensor, digest)
         return tensor, digest
+
+
+def _stored_sha256(path: Path, source: str) -> str | None:
+    """tensor_sha256 of a tensor computed from the file's bytes (safetensors stores them little-endian,
+    C order), read in chunks: the tensor safetensors mapped from the file is not paged in by hashing,
+    so a large table only occupies memory for the rows that are used. None when the entry is absent."""
+    header = read_safetensors_header(path, BaseWeightsError)
+    entry = header.get(source) or header.get(f"bert.{source}")
+    if entry is None:
+        return None
+    start, end = (int(n) for n in entry["data_offsets"])
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        (length,) = struct.unpack("<Q", handle.read(8))
+        handle.seek(8 + length + start)
+        left = end - start
+        while left > 0:
+            chunk = handle.read(min(left, 1 << 20))
+            if not chunk:
+                raise BaseWeightsError(f"{path} is truncated")
+            digest.update(chunk)
+            left -= len(chunk)
+    return digest.hexdigest()
 
 
 def reference_shared(name: str, state: dict[str, torch.Tensor], candidates: dict[str, str]

@@ -96,3 +96,13 @@ def test_concurrent_loads_share_one_table(tmp_path, fake_base):  # noqa: F811
     for thread in threads:
         thread.join()
     assert len({r.model.encoder.token_embedding.weight.data_ptr() for r in results}) == 1
+
+
+def test_hash_from_the_file_bytes_equals_the_tensor_hash(fake_base):  # noqa: F811
+    from attnviz.base_weights import _stored_sha256, tensor_sha256
+
+    base_file = fake_base[2] / "model.safetensors"
+    for source, key in (("embeddings.word_embeddings.weight", "bert.embeddings.word_embeddings.weight"),
+                        ("encoder.layer.0.intermediate.dense.weight", "bert.encoder.layer.0.intermediate.dense.weight")):
+        assert _stored_sha256(base_file, source) == tensor_sha256(load_file(str(base_file))[key])
+    assert _stored_sha256(base_file, "no.such.tensor") is None
