@@ -20,6 +20,7 @@ from torch import nn
 
 from attnviz import atomic_dir, safefiles
 from attnviz.checkpoint_checks import check_header_matches, validate_document
+from attnviz.memory import release_free_memory
 from attnviz.models import ModelConfig, build_model
 from attnviz.tokenize import TextTokenizer
 
@@ -145,8 +146,12 @@ def _read_config(folder: Path) -> dict:
     return document
 
 
-def load_checkpoint(folder: str | Path, device: str | torch.device = "cpu") -> Checkpoint:
-    """Read a checkpoint folder into a model in eval mode, its tokenizer and its config."""
+def load_checkpoint(folder: str | Path, device: str | torch.device = "cpu", *,
+                    share_base: bool = True) -> Checkpoint:
+    """Read a checkpoint folder into a model in eval mode, its tokenizer and its config.
+
+    share_base: tensors filled in from a base model (see attnviz.base_weights) are the process-wide
+    shared, frozen tensors (requires_grad False; never write into them); False gives private copies."""
     folder = Path(folder)
     _refuse_pickles(folder)
     if not folder.exists():
@@ -182,14 +187,24 @@ def load_checkpoint(folder: str | Path, device: str | torch.device = "cpu") -> C
         from attnviz.base_weights import BaseWeightsError, fill_from_base
 
         try:
-            tensors.update(fill_from_base(document["base"], str(folder / CONFIG_FILE)))
+            from_base = fill_from_base(document["base"], str(folder / CONFIG_FILE), shared=share_base)
         except BaseWeightsError as error:
             raise CheckpointError(str(error)) from None
+        tensors.update(from_base)
     model = build_model(config)
     _check_tensors_match(model, tensors, weights_path)
-    model.load_state_dict({k: v.float() for k, v in tensors.items()})
+    for name, tensor in tensors.items():  # float16/bfloat16 files: one float32 copy each, dropped as we go
+        if tensor.dtype != torch.float32:
+            tensors[name] = tensor.float()
+    model.load_state_dict(tensors, assign=True)  # the tensors become the weights: no second copy
+    del tensors
+    if "base" in document and share_base:
+        for name, parameter in model.named_parameters():
+            if name in from_base:
+                parameter.requires_grad_(False)  # it aliases the shared base tensor
     labels = list(document["labels"])
     model.to(device).eval()
+    release_free_memory()  # the freshly initialised weights that were replaced
     return Checkpoint(model, tokenizer, config, document["task"], labels, document.get("metadata", {}))
 
 
