@@ -53,11 +53,12 @@ def server(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="module")
 def browser(server):
-    from test_browser import CHROMIUM, CHROMIUM_ARGS
+    from chromium import find_chromium
+    from test_browser import CHROMIUM_ARGS
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        chromium = playwright.chromium.launch(executable_path=str(find_chromium()), args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
 

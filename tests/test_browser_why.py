@@ -3,12 +3,23 @@ from __future__ import annotations
 
 import urllib.parse
 
+import numpy as np
 import pytest
+
+import attnviz
+from attnviz.analysis import head_importance
 
 from test_browser import browser, open_page, page, problems, server, settle, shoot  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
 SENTENCE = "The film was not good at all, and the actors looked bored."
+
+
+def most_important_head() -> tuple[int, int]:
+    """The head whose ablation moves this sentence's prediction most (computed by the library)."""
+    scores = head_importance(attnviz.load("sentiment"), [SENTENCE])  # (layers, heads)
+    layer, head = np.unravel_index(np.abs(scores).argmax(), scores.shape)
+    return int(layer), int(head)
 
 
 def test_switching_a_head_off_changes_the_probability_shown(page, server):
@@ -18,18 +29,22 @@ def test_switching_a_head_off_changes_the_probability_shown(page, server):
     value = page.locator('[data-testid="stMetricValue"]')
     before = value.inner_text().strip()
     assert float(before) > 0.5
-    page.locator(".st-key-why_on_sentiment_4x12_3_9 label").click()
+    layer, head = most_important_head()
+    model = attnviz.load("sentiment")
+    page.locator(f".st-key-why_on_sentiment_{model.n_layers}x{model.n_heads}_{layer}_{head} label").click()
     settle(page)
     after = value.inner_text().strip()
     shoot(page, "why_head_off")
     assert not problems(page), problems(page)
-    assert after != before, "switching head 9 of layer 3 off did not change the probability shown"
+    assert after != before, f"switching head {head} of layer {layer} off did not change the probability shown"
     assert "1 head(s) off" in page.locator('[data-testid="stMain"]').inner_text()
 
 
 def test_minimal_pairs_page_shows_both_predictions(page, server):
     open_page(page, server, "minimal_pairs?" + urllib.parse.urlencode(
         {"a": "The film was good.", "b": "The film was not good."}))
+    page.get_by_text("Which heads changed").wait_for()
+    settle(page)
     assert not problems(page), problems(page)
     text = page.locator('[data-testid="stMain"]').inner_text()
     assert "A:" in text and "B:" in text and "Which heads changed" in text
