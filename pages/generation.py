@@ -22,11 +22,12 @@ entry = ui.model_picker(task="lm", key="generation_model")
 
 
 def token_namer(bundle):
-    """token id -> token text, for our tokenizers and HuggingFace ones."""
+    """token id -> token text, for our tokenizers and HuggingFace ones. A HuggingFace token is decoded
+    ("Ġworld" -> " world", "Ċ" -> a new line), so the charts show ␣ and ⏎ instead of byte-level markers."""
     tokenizer = bundle.tokenizer
     if hasattr(tokenizer, "id_to_token"):
         return lambda i: str(tokenizer.id_to_token(int(i)))
-    return lambda i: str(tokenizer.convert_ids_to_tokens(int(i)))
+    return lambda i: str(tokenizer.decode([int(i)]))
 
 
 def run_generation(bundle, prompt: str, config: GenerationConfig) -> dict:
