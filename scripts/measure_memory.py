@@ -1,7 +1,8 @@
-"""Resident memory of a process that has loaded what the app serves: the shipped checkpoints and
-all-MiniLM-L6-v2 (a hosted demo has about 1 GB). Prints one JSON object.
+"""Resident memory of the library (no streamlit) once it has loaded and traced what the app serves:
+the shipped checkpoints and all-MiniLM-L6-v2, then any prepared model (SmolLM2). Prints one JSON
+object. The app's own memory (streamlit included) is measured by scripts/measure_app_memory.py.
 
-    python scripts/measure_memory.py
+    python scripts/measure_memory.py [--with-streamlit]
 """
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ def rss_mib() -> float:
 
 def main() -> None:
     steps = {"python": rss_mib()}
-    import streamlit  # noqa: F401  (the app imports it too)
+    if "--with-streamlit" in sys.argv:
+        import streamlit  # noqa: F401  (the app imports it too)
     import attnviz
     from attnviz import plots, registry  # noqa: F401
     steps["imports"] = rss_mib()
