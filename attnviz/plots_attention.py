@@ -23,7 +23,12 @@ BAR_HEIGHT = 380
 HOVER_DECIMALS = 4
 MAX_TICK_LABELS = 40          # more tokens than this: every k-th tick label (hover names each)
 HOVER_TEXT_MAX_CELLS = 4_096  # bigger matrices get no per-cell hover strings
-MAX_HEATMAP_HEIGHT = 900
+# A [query, key] heatmap sits in a half-page column (~470 px) with square cells, so its plot side is
+# bounded by the column width: a taller figure only adds blank bands (and stretches the colour bar),
+# and more labels than fit in ~320 px overlap. Hence a capped height and label budget.
+MATRIX_MAX_HEIGHT = 560
+MATRIX_TICK_LABELS = 25
+TICK_LABEL_CHARS = 12         # longer tokens are cut to this many characters (+ "…") on the axes
 MOSAIC_MAX_CELLS = 200_000    # bigger all-heads grids are drawn as one pooled picture
 
 
@@ -62,20 +67,28 @@ def _thin(n: int, max_labels: int = MAX_TICK_LABELS) -> list[int]:
     return list(range(0, n, step))
 
 
+def _tick_label(token: object) -> str:
+    """A token as a short axis label: cut to TICK_LABEL_CHARS characters (the hover has it whole)."""
+    text = _visible(str(token))
+    return _plain(text if len(text) <= TICK_LABEL_CHARS else text[:TICK_LABEL_CHARS - 1] + "…")
+
+
 def _token_axes(fig: go.Figure, keys: list[str], queries: list[str]) -> None:
-    """Numeric key (x) and query (y, top to bottom) axes labelled with the escaped tokens
-    (every k-th one past MAX_TICK_LABELS tokens: the hover names every cell)."""
-    shown_keys, shown_queries = _thin(len(keys)), _thin(len(queries))
+    """Numeric key (x) and query (y, top to bottom) axes labelled with the escaped, shortened tokens
+    (every k-th one past MATRIX_TICK_LABELS tokens: the hover names every cell)."""
+    shown_keys = _thin(len(keys), MATRIX_TICK_LABELS)
+    shown_queries = _thin(len(queries), MATRIX_TICK_LABELS)
     fig.update_xaxes(title="key", tickmode="array", tickvals=shown_keys,
-                     ticktext=[_token_label(keys[i]) for i in shown_keys], showgrid=False, constrain="domain")
+                     ticktext=[_tick_label(keys[i]) for i in shown_keys], showgrid=False, constrain="domain")
     fig.update_yaxes(title="query", tickmode="array", tickvals=shown_queries,
-                     ticktext=[_token_label(queries[i]) for i in shown_queries], showgrid=False,
+                     ticktext=[_tick_label(queries[i]) for i in shown_queries], showgrid=False,
                      autorange="reversed", scaleanchor="x", constrain="domain")
 
 
 def matrix_height(n_rows: int) -> int:
-    """Taller for more tokens (about 14 px a row), from HEATMAP_HEIGHT up to MAX_HEATMAP_HEIGHT."""
-    return int(np.clip(160 + 14 * n_rows, HEATMAP_HEIGHT, MAX_HEATMAP_HEIGHT))
+    """Taller for more tokens (about 14 px a row), from HEATMAP_HEIGHT up to MATRIX_MAX_HEIGHT: the
+    square plot of a half-page column is no taller than the column is wide, whatever the token count."""
+    return int(np.clip(160 + 14 * n_rows, HEATMAP_HEIGHT, MATRIX_MAX_HEIGHT))
 
 
 def _pair_text(queries: list[str], keys: list[str]) -> list[list[str]]:
@@ -115,8 +128,8 @@ def _matrix_figure(matrix: np.ndarray, queries: list[str], keys: list[str], titl
     fig = go.Figure(heatmap)
     _token_axes(fig, keys, queries)
     if n_query * n_key > HOVER_TEXT_MAX_CELLS:  # category axes: tick values are the unique labels
-        fig.update_xaxes(type="category", tickvals=[heatmap.x[i] for i in _thin(n_key)])
-        fig.update_yaxes(type="category", tickvals=[heatmap.y[i] for i in _thin(n_query)])
+        fig.update_xaxes(type="category", tickvals=[heatmap.x[i] for i in _thin(n_key, MATRIX_TICK_LABELS)])
+        fig.update_yaxes(type="category", tickvals=[heatmap.y[i] for i in _thin(n_query, MATRIX_TICK_LABELS)])
     return _finish(fig, title, matrix_height(n_query))
 
 

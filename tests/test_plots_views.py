@@ -70,10 +70,26 @@ def test_picked_head_reads_the_selection_event():
 def test_long_heatmaps_thin_their_labels_but_name_every_token_on_hover():
     trace = random_trace(n_layers=1, n_heads=1, n=200)
     fig = plots.head_heatmap(trace, 0, 0)
-    assert len(fig.layout.xaxis.ticktext) == 40 and fig.layout.xaxis.ticktext[1] == "t5"
+    assert len(fig.layout.xaxis.ticktext) == 25 and fig.layout.xaxis.ticktext[1] == "t8"
+    assert len(fig.layout.yaxis.ticktext) == 25
     assert len(fig.data[0].x) == 200 and fig.data[0].x[7] == "#7 t7"
     assert fig.data[0].text is None
     assert fig.layout.height > plots.head_heatmap(random_trace(n=10), 0, 0).layout.height
+
+
+def test_a_long_text_heatmap_stays_a_column_sized_square_with_few_short_labels():
+    """Regression: 422 tokens gave a 900 px tall figure whose square plot (bounded by the ~470 px
+    column) sat in blank space beside a 900 px colour bar, with 39 overlapping labels per axis."""
+    tokens = ["[CLS]", "antidisestablishment"] + [f"w{i}" for i in range(419)] + ["[SEP]"]
+    weights = np.full((1, 1, 422, 422), 1 / 422, dtype=np.float32)  # (L, H, q, k)
+    fig = plots.head_heatmap(AttentionTrace(tokens=tokens, weights=weights), 0, 0)
+    assert fig.layout.height <= 560
+    for axis in (fig.layout.xaxis, fig.layout.yaxis):
+        assert len(axis.tickvals) == len(axis.ticktext) <= 25
+        assert max(len(t) for t in axis.ticktext) <= 12
+    assert plots.head_heatmap(AttentionTrace(tokens=tokens[:3], weights=np.full(
+        (1, 1, 3, 3), 1 / 3, dtype=np.float32)), 0, 0).layout.xaxis.ticktext[1] == "antidisesta…"
+    assert fig.data[0].x[1] == "#1 antidisestablishment"  # the hover still names the whole token
 
 
 def test_line_view_draws_exactly_the_strong_weights_of_the_chosen_heads():
