@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -301,6 +301,9 @@ class HFBundle:
             if bos is None:
                 raise InputError("The prompt gave no tokens this model knows.")
             ids = [bos]
+        eos = getattr(self.tokenizer, "eos_token_id", None)
+        if isinstance(eos, int) and not config.stop_ids:  # a decoder ends its answer with its end token
+            config = replace(config, stop_ids=(eos,))
 
         cache: dict = {"ids": None, "past": None}  # this call's key/value cache: local, so thread-safe
         # transformers 5 names the cache argument `cache` (older models: past_key_values)
