@@ -7,6 +7,7 @@ unless ATTNVIZ_REQUIRE_BROWSER=1 (CI), where that is a failure.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -55,28 +56,26 @@ def _healthy(url: str) -> bool:
         return False
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory) -> str:
-    """The base URL of a `streamlit run app.py` started for this module and stopped after it."""
+@contextlib.contextmanager
+def serve_app(env: dict[str, str], log_name: str = "streamlit.log"):
+    """`streamlit run app.py` on a free loopback port with this environment; yields its base URL and
+    stops the server afterwards. Its output goes to test-artifacts/<log_name>."""
     _require_browser()
     ARTIFACTS.mkdir(exist_ok=True)
     port = _free_port()
-    env = dict(os.environ)
-    env.setdefault("ATTNVIZ_DATA", str(shared_data_dir()))
-    env.setdefault("ATTNVIZ_USER_MODELS", str(tmp_path_factory.mktemp("user_models")))
-    env["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] = "false"
-    log = open(ARTIFACTS / "streamlit.log", "w")
+    log_path = ARTIFACTS / log_name
+    log = open(log_path, "w")
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
          "--server.headless", "true", "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"],
-        cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        cwd=REPO_ROOT, env={**env, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"},
+        stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
         while not _healthy(url):
             if process.poll() is not None:
-                pytest.fail(f"streamlit exited with {process.returncode}: "
-                            f"{(ARTIFACTS / 'streamlit.log').read_text()[-2000:]}")
+                pytest.fail(f"streamlit exited with {process.returncode}: {log_path.read_text()[-2000:]}")
             if time.monotonic() > deadline:
                 pytest.fail(f"streamlit did not answer {url}/_stcore/health within {START_TIMEOUT_S} s")
             time.sleep(0.25)
@@ -89,6 +88,16 @@ def server(tmp_path_factory) -> str:
             process.kill()
             process.wait()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> str:
+    """The base URL of a `streamlit run app.py` started for this module and stopped after it."""
+    env = dict(os.environ)
+    env.setdefault("ATTNVIZ_DATA", str(shared_data_dir()))
+    env.setdefault("ATTNVIZ_USER_MODELS", str(tmp_path_factory.mktemp("user_models")))
+    with serve_app(env) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

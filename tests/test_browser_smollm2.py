@@ -3,16 +3,11 @@ SmolLM2 in $ATTNVIZ_MODELS): the explorer shows every query head, the generation
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 
 import pytest
 
 from attnviz import prepare
-from conftest import REPO_ROOT
-from test_browser import (ARTIFACTS, START_TIMEOUT_S, _free_port, _healthy, _require_browser, open_page, problems,
-                          settle, shoot, tick_texts)
+from test_browser import _require_browser, open_page, problems, serve_app, settle, shoot, tick_texts
 from test_smollm2 import build_tiny_llama
 
 pytestmark = pytest.mark.browser
@@ -21,34 +16,14 @@ NAME = prepare.SMOLLM2.name
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> str:
+    """The app with a tiny prepared llama decoder standing in for SmolLM2 in $ATTNVIZ_MODELS."""
     _require_browser()
-    ARTIFACTS.mkdir(exist_ok=True)
     models = tmp_path_factory.mktemp("prepared")
     build_tiny_llama(models / prepare.SMOLLM2.folder_name)
-    env = dict(os.environ, ATTNVIZ_MODELS=str(models), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+    env = dict(os.environ, ATTNVIZ_MODELS=str(models))
     env.setdefault("ATTNVIZ_USER_MODELS", str(tmp_path_factory.mktemp("user_models")))
-    port = _free_port()
-    log = open(ARTIFACTS / "streamlit-smollm2.log", "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"],
-        cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not _healthy(url):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not start: {(ARTIFACTS / 'streamlit-smollm2.log').read_text()[-2000:]}")
-            time.sleep(0.25)
+    with serve_app(env, "streamlit-smollm2.log") as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 @pytest.fixture(scope="module")
