@@ -26,11 +26,24 @@ LINKS = [
     ("pages/ner.py", "Named entities", ":material/label:",
      "people, organisations and places tagged in your sentence, with confidences"),
     ("pages/generation.py", "Text generation", ":material/edit_note:",
-     "a character language model under temperature, top-k and top-p, step by step"),
+     "a character language model (or SmolLM2) under temperature, top-k and top-p, step by step, "
+     "with what each new token looked at"),
     ("pages/compare.py", "Compare models", ":material/compare:",
      "the same sentence through two models side by side, and where they differ"),
+    ("pages/why.py", "Why this prediction?", ":material/psychology_alt:",
+     "attribution (integrated gradients, gradient × input, rollout) beside attention; switch heads off "
+     "and watch the prediction move"),
+    ("pages/minimal_pairs.py", "Minimal pairs", ":material/difference:",
+     "two sentences that differ in a word: both predictions and which heads changed"),
+    ("pages/heads.py", "Heads", ":material/hub:",
+     "what each head does over many sentences: statistics and roles (previous token, [SEP] sink, ...)"),
+    ("pages/search.py", "Corpus search", ":material/search:",
+     "the tokens in a dev set whose context a model reads most like the one you pick"),
     ("pages/train.py", "Train", ":material/model_training:",
-     "train your own small model on the shared data or your own file (on a GPU when there is one)"),
+     "train your own small model on the shared data or your own file (on a GPU when there is one), "
+     "and replay how its attention formed"),
+    ("pages/verify.py", "Verify", ":material/verified:",
+     "the identities the app relies on, checked live with their numbers"),
 ]
 for path, title, icon, what in LINKS:
     left, right = st.columns([1, 3])
