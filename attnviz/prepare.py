@@ -88,7 +88,7 @@ def convert(gguf_path: Path, out: Path, say: Callable[[str], None] = print) -> P
     started = time.perf_counter()
     say(f"reading {gguf_path.name} ({gguf_path.stat().st_size / 1e6:.0f} MB) and dequantizing it "
         "(about 30 s)...")
-    options = {"gguf_file": gguf_path.name}
+    options = {"gguf_file": gguf_path.name, "trust_remote_code": False}  # never a folder's own code
     tokenizer = transformers.AutoTokenizer.from_pretrained(str(gguf_path.parent), **options)
     model = transformers.AutoModelForCausalLM.from_pretrained(str(gguf_path.parent), attn_implementation="eager",
                                                               dtype=torch.float32, **options)
