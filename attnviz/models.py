@@ -150,6 +150,16 @@ def _extras(extras: list, return_hidden: bool, return_qk: bool) -> tuple:
     return states, (extras.pop(0) if return_qk else None)
 
 
+
+def _run_encoder(encoder: "Encoder", ids, attention_mask, need_weights, case_ids, ablate, token_embeds,
+                 return_hidden: bool, return_qk: bool) -> tuple:
+    """The encoder's forward with this call's options -> (hidden, attentions, hidden states, q/k)."""
+    hidden, attentions, *extras = encoder(ids, attention_mask, need_weights, case_ids, ablate=ablate,
+                                          token_embeds=token_embeds, return_hidden=return_hidden,
+                                          return_qk=return_qk)
+    states, qk = _extras(extras, return_hidden, return_qk)
+    return hidden, attentions, states, qk
+
 class _LabelledEncoder(nn.Module):
     """Encoder + dropout + a linear layer over labels; subclasses say what the layer reads."""
 
@@ -167,10 +177,8 @@ class _LabelledEncoder(nn.Module):
                 need_weights: bool = False, case_ids: torch.Tensor | None = None, *,
                 ablate: Collection[tuple[int, int]] = (), token_embeds: torch.Tensor | None = None,
                 return_hidden: bool = False, return_qk: bool = False) -> ModelOutput:
-        hidden, attentions, *extras = self.encoder(ids, attention_mask, need_weights, case_ids, ablate=ablate,
-                                                   token_embeds=token_embeds, return_hidden=return_hidden,
-                                                   return_qk=return_qk)
-        states, qk = _extras(extras, return_hidden, return_qk)
+        hidden, attentions, states, qk = _run_encoder(self.encoder, ids, attention_mask, need_weights, case_ids,
+                                                      ablate, token_embeds, return_hidden, return_qk)
         return ModelOutput(self.head(self.dropout(self.features(hidden, attention_mask))), attentions, states, qk)
 
 
@@ -202,10 +210,8 @@ class CausalLM(nn.Module):
                 need_weights: bool = False, case_ids: torch.Tensor | None = None, *,
                 ablate: Collection[tuple[int, int]] = (), token_embeds: torch.Tensor | None = None,
                 return_hidden: bool = False, return_qk: bool = False) -> ModelOutput:
-        hidden, attentions, *extras = self.encoder(ids, attention_mask, need_weights, case_ids, ablate=ablate,
-                                                   token_embeds=token_embeds, return_hidden=return_hidden,
-                                                   return_qk=return_qk)
-        states, qk = _extras(extras, return_hidden, return_qk)
+        hidden, attentions, states, qk = _run_encoder(self.encoder, ids, attention_mask, need_weights, case_ids,
+                                                      ablate, token_embeds, return_hidden, return_qk)
         return ModelOutput(self.head(hidden), attentions, states, qk)  # (B, T, vocab)
 
 
