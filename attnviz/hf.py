@@ -176,9 +176,8 @@ def _first_line(error: BaseException) -> str:
 def _load(where: str, name: str, source: str, local: bool, device) -> "HFBundle":
     import transformers
 
-    options = {"local_files_only": local, "trust_remote_code": False}
-    try:
-        config = transformers.AutoConfig.from_pretrained(where, **options)
+    try:  # trust_remote_code=False everywhere: a model folder never runs its own code
+        config = transformers.AutoConfig.from_pretrained(where, local_files_only=local, trust_remote_code=False)
     except OSError as error:
         what = f"'{where}'" if local and Path(where).exists() else f"'{where}' from the HuggingFace hub"
         hint = "" if local and Path(where).exists() else " (no network?)"
@@ -191,14 +190,14 @@ def _load(where: str, name: str, source: str, local: bool, device) -> "HFBundle"
     task, causal = _task_of(config)
     model_class = getattr(transformers, TASK_MODEL_CLASS[task])
     try:
-        tokenizer = transformers.AutoTokenizer.from_pretrained(where, **options)
+        tokenizer = transformers.AutoTokenizer.from_pretrained(where, local_files_only=local, trust_remote_code=False)
     except (OSError, ValueError, KeyError, ImportError) as error:
         raise ModelLoadError(f"could not load the tokenizer of '{source}': {_first_line(error)}") from error
     if not getattr(tokenizer, "is_fast", False):
         raise ModelLoadError(f"'{source}' has no fast (tokenizers) tokenizer, which attnviz needs for word offsets")
     try:
-        model = model_class.from_pretrained(where, attn_implementation="eager", dtype=torch.float32,
-                                            use_safetensors=True, **options)
+        model = model_class.from_pretrained(where, local_files_only=local, trust_remote_code=False,
+                                            attn_implementation="eager", dtype=torch.float32, use_safetensors=True)
     except OSError as error:
         raise ModelLoadError(f"could not load the weights of '{source}' (attnviz reads only safetensors): "
                              f"{_first_line(error)}") from error

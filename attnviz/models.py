@@ -144,21 +144,17 @@ def masked_mean(hidden: torch.Tensor, attention_mask: torch.Tensor | None) -> to
     return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
 
 
-def _extras(extras: list, return_hidden: bool, return_qk: bool) -> tuple:
-    """(hidden_states, qk) from the Encoder's optional extra items, each None when not asked for."""
-    states = extras.pop(0) if return_hidden else None
-    return states, (extras.pop(0) if return_qk else None)
-
-
-
 def _run_encoder(encoder: "Encoder", ids, attention_mask, need_weights, case_ids, ablate, token_embeds,
                  return_hidden: bool, return_qk: bool) -> tuple:
-    """The encoder's forward with this call's options -> (hidden, attentions, hidden states, q/k)."""
+    """The encoder's forward with this call's options -> (hidden, attentions, hidden states, q/k);
+    the last two are None when not asked for (the Encoder appends them only on request)."""
     hidden, attentions, *extras = encoder(ids, attention_mask, need_weights, case_ids, ablate=ablate,
                                           token_embeds=token_embeds, return_hidden=return_hidden,
                                           return_qk=return_qk)
-    states, qk = _extras(extras, return_hidden, return_qk)
+    states = extras.pop(0) if return_hidden else None
+    qk = extras.pop(0) if return_qk else None
     return hidden, attentions, states, qk
+
 
 class _LabelledEncoder(nn.Module):
     """Encoder + dropout + a linear layer over labels; subclasses say what the layer reads."""

@@ -88,10 +88,10 @@ def convert(gguf_path: Path, out: Path, say: Callable[[str], None] = print) -> P
     started = time.perf_counter()
     say(f"reading {gguf_path.name} ({gguf_path.stat().st_size / 1e6:.0f} MB) and dequantizing it "
         "(about 30 s)...")
-    options = {"gguf_file": gguf_path.name, "trust_remote_code": False}  # never a folder's own code
-    tokenizer = transformers.AutoTokenizer.from_pretrained(str(gguf_path.parent), **options)
-    model = transformers.AutoModelForCausalLM.from_pretrained(str(gguf_path.parent), attn_implementation="eager",
-                                                              dtype=torch.float32, **options)
+    folder = str(gguf_path.parent)  # trust_remote_code=False: never run a folder's own code
+    tokenizer = transformers.AutoTokenizer.from_pretrained(folder, gguf_file=gguf_path.name, trust_remote_code=False)
+    model = transformers.AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf_path.name, trust_remote_code=False,
+                                                              attn_implementation="eager", dtype=torch.float32)
     say(f"dequantized in {time.perf_counter() - started:.0f} s: {model.config.model_type}, "
         f"{model.config.num_hidden_layers} layers, {model.config.num_attention_heads} heads "
         f"({model.config.num_key_value_heads} key/value heads), "
