@@ -12,7 +12,7 @@ ui.configure_threads()
 # Pages in sections: what a model attends to, why it decides, and how it is made and checked.
 PAGES = {
     "Look": [
-        st.Page("pages/home.py", title="Home", icon=":material/home:", url_path="home", default=True),
+        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
         st.Page("pages/explorer.py", title="Attention explorer", icon=":material/grid_view:", url_path="explorer"),
         st.Page("pages/positional.py", title="Positional encoding", icon=":material/waves:", url_path="positional"),
         st.Page("pages/sentiment.py", title="Sentiment", icon=":material/sentiment_satisfied:", url_path="sentiment"),

@@ -154,7 +154,10 @@ def problems(tab) -> list[str]:
     """Exceptions and error alerts on the page, as text."""
     found = [f"exception: {e.inner_text()[:300]}" for e in tab.locator('[data-testid="stException"]').all()]
     errors = tab.locator('[data-testid="stAlert"] [data-testid="stAlertContentError"]').all()
-    return found + [f"error: {e.inner_text()[:300]}" for e in errors]
+    found += [f"error: {e.inner_text()[:300]}" for e in errors]
+    if tab.get_by_text("Page not found", exact=True).count():  # Streamlit's dialog for an unknown URL
+        found.append(f"page not found: {tab.url}")
+    return found
 
 
 def shoot(tab, name: str) -> None:
@@ -241,6 +244,6 @@ def test_a_model_trained_in_the_browser_is_offered_at_once(page, server):
 
 @pytest.mark.parametrize("name", PAGES)
 def test_every_page_opens_without_errors(page, server, name):
-    open_page(page, server, name)
+    open_page(page, server, "" if name == "home" else name)  # the default page lives at the root URL
     shoot(page, f"page-{name}")
     assert problems(page) == []
