@@ -55,7 +55,8 @@ def _add_train(sub) -> None:
     g.add_argument("--tokenizer", choices=["auto", "word", "wordpiece", "char"], default="auto",
                    help="auto: word (sentiment), wordpiece (ner), char (lm)")
     g = p.add_argument_group("model (from a pretrained encoder)")
-    g.add_argument("--init", help="start from a BERT-style encoder: all-MiniLM-L6-v2 or a local folder")
+    g.add_argument("--init", help="start from a BERT-style encoder (all-MiniLM-L6-v2 or a local folder), "
+                   "or train an attnviz checkpoint of the same task further (its shape is kept)")
     g.add_argument("--init-layers", type=int, default=4, help="how many of its layers to keep")
     g.add_argument("--max-vocab", type=_positive_int, default=10000,
                    help="vocabulary size (pruned to the training data); 0: the encoder's full vocabulary")

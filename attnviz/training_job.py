@@ -15,7 +15,7 @@ from typing import Callable
 
 import torch
 
-from attnviz.checkpoint import TASK_MODEL_KIND, save_checkpoint
+from attnviz.checkpoint import TASK_MODEL_KIND, is_attnviz_checkpoint, load_checkpoint, save_checkpoint
 from attnviz.data import default_data_root
 from attnviz.data import LM_DEV_FRACTION, NER_LABELS, SENTIMENT_LABELS, load_task, read_task_file, split_tail
 from attnviz.evaluate import evaluate_lm, evaluate_ner, evaluate_sentiment
@@ -93,9 +93,12 @@ def build_for_job(spec: JobSpec, train_data) -> tuple[torch.nn.Module, object]:
     """A fresh model and tokenizer for the task, from scratch or from a pretrained encoder."""
     kind = TASK_MODEL_KIND[spec.task]
     labels = TASK_LABELS[spec.task]
+    if spec.init and is_attnviz_checkpoint(spec.init):
+        return continue_from(spec)
     if spec.init:
         if spec.task == "lm":
-            raise ValueError("--init starts encoders (sentiment, ner); the language model trains from scratch")
+            raise ValueError("--init for the language model takes an attnviz lm checkpoint to train further; "
+                             "pretrained encoders start sentiment and ner models")
         texts = [t for t, _ in train_data] if spec.task == "sentiment" else [w for w, _ in train_data]
         model, tokenizer = init_from_bert(spec.init, kind, len(labels), spec.init_layers, spec.shape.max_len,
                                           texts, pretokenized=spec.task == "ner",
@@ -122,6 +125,17 @@ def build_for_job(spec: JobSpec, train_data) -> tuple[torch.nn.Module, object]:
                          max_len=shape.max_len, dropout=shape.dropout, positional=shape.positional,
                          norm_first=shape.norm_first, pad_id=tokenizer.pad_id)
     return build_model(config), tokenizer
+
+
+def continue_from(spec: JobSpec) -> tuple[torch.nn.Module, object]:
+    """Model and tokenizer of an attnviz checkpoint of the same task, to train further (shape flags ignored)."""
+    checkpoint = load_checkpoint(spec.init, share_base=False)
+    if checkpoint.task != spec.task:
+        raise ValueError(f"--init {spec.init} is a {checkpoint.task} checkpoint; this run trains {spec.task}")
+    model = checkpoint.model.train()
+    for parameter in model.parameters():
+        parameter.requires_grad_(True)
+    return model, checkpoint.tokenizer
 
 
 def evaluate_model(task: str, model, tokenizer, data, labels: list[str]) -> dict:
@@ -190,7 +204,7 @@ def run_job(spec: JobSpec, on_progress: Callable[[Progress], None] | None = None
 def base_reference(spec: JobSpec, model: torch.nn.Module) -> tuple[str, dict[str, str]] | None:
     """(base name, {our tensor: base tensor}) when the model starts from a base that checkpoints may
     reference (the pip-installed all-MiniLM-L6-v2); tensors still equal to it are left out on save."""
-    if not spec.init or not is_minilm_name(spec.init):
+    if not spec.init or not is_minilm_name(spec.init) or is_attnviz_checkpoint(spec.init):
         return None
     return "all-MiniLM-L6-v2", base_tensor_names(model.config.n_layers, full_vocabulary=spec.max_vocab == 0)
 
