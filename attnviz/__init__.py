@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from attnviz.bundle import Bundle, load_bundle
-from attnviz.checkpoint import CheckpointError, is_attnviz_checkpoint
+from attnviz.bundles.bundle import Bundle, load_bundle
+from attnviz.store.checkpoint import CheckpointError, is_attnviz_checkpoint
 from attnviz.errors import InputError
 from attnviz.suggest import missing_folder_message
 from attnviz.trace import AttentionTrace
-from attnviz.atomic_dir import recover
+from attnviz.store.atomic_dir import recover
 
 __all__ = ["AttentionTrace", "Bundle", "CheckpointError", "InputError", "load"]
 __version__ = "0.1.0"
@@ -37,5 +37,5 @@ def load(source: str | Path, device: str = "cpu"):
     missing = missing_folder_message(str(source), SHIPPED_CHECKPOINTS)
     if missing:
         raise CheckpointError(missing)
-    from attnviz import hf  # transformers is imported only when a HuggingFace model is asked for
+    from attnviz.bundles import hf  # transformers is imported only when a HuggingFace model is asked for
     return hf.load_hf(str(source), device)

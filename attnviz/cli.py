@@ -7,12 +7,12 @@ import shlex
 import sys
 from pathlib import Path
 
-from attnviz.checkpoint import CheckpointError, check_replaceable
-from attnviz.data import DataError
+from attnviz.store.checkpoint import CheckpointError, check_replaceable
+from attnviz.training.data import DataError
 from attnviz.errors import InputError
-from attnviz.generate import MAX_NEW_TOKENS_CAP
-from attnviz.train import Progress, TrainConfig
-from attnviz.training_job import JobSpec, ModelShape
+from attnviz.nn.generate import MAX_NEW_TOKENS_CAP
+from attnviz.training.train import Progress, TrainConfig
+from attnviz.training.training_job import JobSpec, ModelShape
 
 HELP_FORMAT = argparse.ArgumentDefaultsHelpFormatter
 USER_ERRORS = (DataError, CheckpointError, InputError, ValueError, FileNotFoundError, PermissionError)
@@ -181,7 +181,7 @@ def _job_spec(args: argparse.Namespace, argv: list[str]) -> JobSpec:
 def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
     from tqdm import tqdm
 
-    from attnviz.training_job import run_job
+    from attnviz.training.training_job import run_job
 
     spec = _job_spec(args, argv)
     bar = None
@@ -210,8 +210,8 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import attnviz
-    from attnviz.data import data_root, load_task, read_task_file
-    from attnviz.training_job import evaluate_model
+    from attnviz.training.data import data_root, load_task, read_task_file
+    from attnviz.training.training_job import evaluate_model
 
     bundle = attnviz.load(args.checkpoint)
     if not hasattr(bundle, "checkpoint"):
@@ -249,7 +249,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     import attnviz
-    from attnviz.generate import GenerationConfig
+    from attnviz.nn.generate import GenerationConfig
 
     bundle = attnviz.load(args.checkpoint)
     stop_ids: tuple[int, ...] = ()
@@ -275,10 +275,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["bench"]:
-        from attnviz.bench import main as bench_main
+        from attnviz.bench.attention import main as bench_main
         return bench_main(argv[1:])
     if argv[:1] == ["prepare"]:
-        from attnviz.prepare import main as prepare_main
+        from attnviz.bundles.prepare import main as prepare_main
         return prepare_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:

@@ -5,7 +5,11 @@ import dataclasses
 
 import streamlit as st
 
-from attnviz import display, plots, registry, ui
+from attnviz import plots, ui
+
+from attnviz.text import display
+
+from attnviz.bundles import registry
 from attnviz.trace import AttentionTrace
 
 EXAMPLES = [

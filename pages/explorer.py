@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from attnviz import display, ui
+from attnviz import ui
+
+from attnviz.text import display
 from attnviz.analysis.replay import has_replay
 from attnviz.ui.analysis_views import replay_view
 from attnviz.ui.explorer_view import explorer_views

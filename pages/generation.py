@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from attnviz import plots, ui
-from attnviz.generate import GenerationConfig
+from attnviz.nn.generate import GenerationConfig
 from attnviz.ui.generation_view import kept_rows, sampling_caption, timeline_view
 
 RESULT_KEY = "generation_result"

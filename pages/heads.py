@@ -6,7 +6,9 @@ from urllib.parse import urlencode
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from attnviz import plots_heads, ui
+from attnviz import ui
+
+from attnviz.plots import heads as plots_heads
 from attnviz.analysis.head_stats import STATISTICS, head_role, role_counts
 from attnviz.ui import analysis_views as av
 

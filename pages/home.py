@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from attnviz import registry, ui
-from attnviz.model_facts import model_facts
+from attnviz import ui
+
+from attnviz.bundles import registry
+from attnviz.bundles.model_facts import model_facts
 
 ui.ensure_app()
 st.title("attnviz: see what self-attention does")

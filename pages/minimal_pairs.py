@@ -4,7 +4,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from attnviz import analysis, plots_analysis, ui
+from attnviz import analysis, ui
+
+from attnviz.plots import analysis as plots_analysis
 
 TASKS = {"sentiment": "Sentiment", "ner": "Named entities", "lm": "Language model", "all": "Any model"}
 PAIRS = [

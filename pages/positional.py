@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from attnviz import plots, ui
-from attnviz.positional import sinusoidal_encoding
+from attnviz.nn.positional import sinusoidal_encoding
 
 ui.ensure_app()
 st.title("Positional encoding")

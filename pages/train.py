@@ -1,6 +1,6 @@
 """Train: a sentiment classifier, an NER tagger or a character language model, in the background.
 
-The run goes on in a thread (attnviz.jobs) kept on one board per server, so it survives page
+The run goes on in a thread (attnviz.training.jobs) kept on one board per server, so it survives page
 switches and does not block anyone; a fragment redraws its progress every second.
 """
 from __future__ import annotations
@@ -12,14 +12,16 @@ import streamlit as st
 import torch
 from streamlit.errors import StreamlitAPIException
 
-from attnviz import plots, registry, ui
+from attnviz import plots, ui
+
+from attnviz.bundles import registry
 from attnviz import hosted as hosting_policy
-from attnviz.data import (TASK_FILES, DataError, default_data_root, parse_classification_tsv, parse_conll,
+from attnviz.training.data import (TASK_FILES, DataError, default_data_root, parse_classification_tsv, parse_conll,
                           parse_text, task_file)
 from attnviz.device import describe_device, pick_device
-from attnviz.jobs import JobBoard, TrainingJob, check_labels, safe_name, user_models_dir
-from attnviz.train import TrainConfig
-from attnviz.training_job import JobSpec, ModelShape
+from attnviz.training.jobs import JobBoard, TrainingJob, check_labels, safe_name, user_models_dir
+from attnviz.training.train import TrainConfig
+from attnviz.training.training_job import JobSpec, ModelShape
 from attnviz.ui.analysis_views import replay_view
 
 TASKS = {"sentiment": "Sentiment: positive or negative (SST-2 sentences)",

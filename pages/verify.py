@@ -5,9 +5,13 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from attnviz import display, registry, ui
+from attnviz import ui
+
+from attnviz.text import display
+
+from attnviz.bundles import registry
 from attnviz.analysis import verify
-from attnviz.positional import sinusoidal_encoding
+from attnviz.nn.positional import sinusoidal_encoding
 
 ui.ensure_app()
 st.title("Verify")

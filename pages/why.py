@@ -4,7 +4,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from attnviz import analysis, plots, plots_analysis, ui
+from attnviz import analysis, plots, ui
+
+from attnviz.plots import analysis as plots_analysis
 from attnviz.analysis.attribution import choose_target, slot_probabilities
 from attnviz.errors import InputError
 

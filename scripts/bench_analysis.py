@@ -46,7 +46,7 @@ def minilm_classifier(folder: Path):
     import transformers
 
     import attnviz
-    from attnviz.hf import minilm_folder
+    from attnviz.bundles.hf import minilm_folder
 
     source = minilm_folder()
     transformers.AutoTokenizer.from_pretrained(source).save_pretrained(folder)

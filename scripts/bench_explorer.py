@@ -59,7 +59,8 @@ def main() -> None:
     from streamlit.testing.v1 import AppTest
 
     import attnviz
-    from attnviz import registry, ui
+    from attnviz import ui
+    from attnviz.bundles import registry
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -129,7 +130,7 @@ def payload(name: str, runs: int) -> None:
     from streamlit.testing.v1 import AppTest
 
     import attnviz
-    from attnviz import registry
+    from attnviz.bundles import registry
     entry = registry.find_model(name)
     bundle = attnviz.load(entry.source)
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=600)

@@ -34,7 +34,7 @@ def rss_mib(pid: int) -> float:
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
-    from attnviz import registry
+    from attnviz.bundles import registry
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

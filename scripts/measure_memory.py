@@ -27,7 +27,8 @@ def main() -> None:
     if "--with-streamlit" in sys.argv:
         import streamlit  # noqa: F401  (the app imports it too)
     import attnviz
-    from attnviz import plots, registry  # noqa: F401
+    from attnviz import plots  # noqa: F401
+    from attnviz.bundles import registry
     steps["imports"] = rss_mib()
     bundles = []
     for entry in registry.available_models():

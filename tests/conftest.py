@@ -10,8 +10,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def shared_data_dir() -> Path:
-    """ATTNVIZ_DATA if set, else ../shared/data beside the repository (the rule of attnviz.data)."""
-    from attnviz.data import default_data_root
+    """ATTNVIZ_DATA if set, else ../shared/data beside the repository (the rule of attnviz.training.data)."""
+    from attnviz.training.data import default_data_root
     return default_data_root()[0]
 
 

@@ -9,10 +9,10 @@ import torch
 import torch.distributed as dist
 from safetensors.torch import save_file
 
-from attnviz.data import read_classification_tsv
-from attnviz.models import ModelConfig, build_model
-from attnviz.tokenize import build_word_tokenizer
-from attnviz.train import TrainConfig, train
+from attnviz.training.data import read_classification_tsv
+from attnviz.nn.models import ModelConfig, build_model
+from attnviz.text.tokenize import build_word_tokenizer
+from attnviz.training.train import TrainConfig, train
 
 
 def main(data_dir: str, out_dir: str) -> None:

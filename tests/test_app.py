@@ -3,7 +3,7 @@
 AppTest with st.navigation: `AppTest.from_file("app.py")`, then `at.switch_page("pages/x.py").run()`.
 Each page's url_path is its file name, so switch_page works even before the first run. Plotly charts
 appear as generic elements whose `proto.spec` is the figure JSON and whose `proto.id` ends with the
-chart's key. The models are whatever `attnviz.registry.available_models()` finds (the shipped
+chart's key. The models are whatever `attnviz.bundles.registry.available_models()` finds (the shipped
 checkpoints, or $ATTNVIZ_CHECKPOINTS); a page whose task has no model fails with a clear message.
 """
 from __future__ import annotations
@@ -18,7 +18,8 @@ import pandas as pd
 import pytest
 
 import attnviz
-from attnviz import registry, ui
+from attnviz import ui
+from attnviz.bundles import registry
 from attnviz.trace import AttentionTrace
 
 AppTest = pytest.importorskip("streamlit.testing.v1").AppTest

@@ -7,8 +7,8 @@ import numpy as np
 import torch
 
 import attnviz
-from attnviz.generate import GenerationConfig
-from attnviz.plots_attention import _token_label
+from attnviz.nn.generate import GenerationConfig
+from attnviz.plots.attention import _token_label
 from test_app import _generate, array, assert_clean, charts, model_for, open_page, texts
 
 

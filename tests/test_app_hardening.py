@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from attnviz import data, registry
+from attnviz.training import data
+
+from attnviz.bundles import registry
 from test_app import assert_clean, minilm, model_for, open_page
 from test_checkpoint import saved
 from test_train_page import PAGE, user_dir  # noqa: F401  (a fixture)

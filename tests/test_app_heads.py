@@ -6,9 +6,9 @@ import time
 import pytest
 
 import attnviz
-from attnviz.data import load_task
-from attnviz.train import TrainConfig
-from attnviz.training_job import JobSpec, ModelShape, run_job
+from attnviz.training.data import load_task
+from attnviz.training.train import TrainConfig
+from attnviz.training.training_job import JobSpec, ModelShape, run_job
 from tests.test_app import AppTest, TIMEOUT, assert_clean, charts, open_page
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from attnviz import prepare
+from attnviz.bundles import prepare
 from tests.test_app import _generate, assert_clean, charts, open_page
 from tests.test_smollm2 import build_tiny_llama
 

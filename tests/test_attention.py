@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from attnviz.attention import MultiHeadSelfAttention, allowed_keys
+from attnviz.nn.attention import MultiHeadSelfAttention, allowed_keys
 
 D_MODEL, N_HEADS, BATCH, SEQ = 16, 4, 3, 7
 TOL = 1e-5

@@ -9,9 +9,9 @@ import torch
 from safetensors.torch import load_file, save_file
 
 import attnviz
-from attnviz import base_weights
-from attnviz.base_weights import BaseModel, tensor_sha256
-from attnviz.checkpoint import CONFIG_FILE, WEIGHTS_FILE, CheckpointError, load_checkpoint, save_checkpoint
+from attnviz.store import base_weights
+from attnviz.store.base_weights import BaseModel, tensor_sha256
+from attnviz.store.checkpoint import CONFIG_FILE, WEIGHTS_FILE, CheckpointError, load_checkpoint, save_checkpoint
 from tests.test_checkpoint import LABELS, make_model
 
 SHARED = {"encoder.token_embedding.weight": "embeddings.word_embeddings.weight",

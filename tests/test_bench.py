@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from attnviz import bench
+from attnviz.bench import attention as bench
 
 KEYS = {"impl", "batch", "seq_len", "ms", "peak_mib"}
 
@@ -52,7 +52,7 @@ def test_bad_arguments_exit(argv):
 
 
 def test_bench_train_rows_and_turn_taking(capsys):
-    from attnviz import bench_train
+    from attnviz.bench import train as bench_train
     from attnviz.device import pick_precision
 
     small = bench_train.BenchConfig(batch=2, seq_len=8, d_model=16, n_heads=2, n_layers=1, d_ff=32, vocab=50)
@@ -65,7 +65,7 @@ def test_bench_train_rows_and_turn_taking(capsys):
 
 
 def test_bench_train_reference_matches_our_parameter_count():
-    from attnviz import bench_train
+    from attnviz.bench import train as bench_train
 
     c = bench_train.BenchConfig()
     ours = sum(p.numel() for p in bench_train._ours(c).parameters())

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from attnviz import prepare
+from attnviz.bundles import prepare
 from test_browser import _require_browser, open_page, problems, serve_app, settle, shoot, tick_texts
 from test_smollm2 import build_tiny_llama
 

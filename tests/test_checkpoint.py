@@ -9,11 +9,11 @@ import pytest
 import torch
 
 import attnviz
-from attnviz.bundle import Bundle
-from attnviz.checkpoint import (CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE, Checkpoint, CheckpointError,
+from attnviz.bundles.bundle import Bundle
+from attnviz.store.checkpoint import (CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE, Checkpoint, CheckpointError,
                                 load_checkpoint, save_checkpoint)
-from attnviz.models import ModelConfig, build_model
-from attnviz.tokenize import build_char_tokenizer, build_word_tokenizer, wordpiece_from_vocab
+from attnviz.nn.models import ModelConfig, build_model
+from attnviz.text.tokenize import build_char_tokenizer, build_word_tokenizer, wordpiece_from_vocab
 
 SENTIMENT_TEXTS = ["a good movie", "a bad film", "i did n't like it !", "great fun"]
 NER_VOCAB = {"[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3, "john": 4, "lives": 5, "in": 6, "paris": 7,

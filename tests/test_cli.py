@@ -108,7 +108,7 @@ def test_torchrun_two_processes_end_with_identical_weights(tmp_path, shared_data
     initial = None  # and they trained: the weights moved away from the seed's initial values
     import torch
     torch.manual_seed(0)
-    from attnviz.models import ModelConfig, build_model
+    from attnviz.nn.models import ModelConfig, build_model
     vocab = first["encoder.token_embedding.weight"].shape[0]
     initial = build_model(ModelConfig(kind="classifier", vocab_size=vocab, d_model=16, n_heads=2, n_layers=1,
                                       d_ff=32, max_len=64)).state_dict()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import attnviz
-from attnviz.checkpoint import CheckpointError
+from attnviz.store.checkpoint import CheckpointError
 from attnviz.cli import build_parser
 from test_data_safety import run_cli
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from attnviz import data
-from attnviz.data import DataError
+from attnviz.training import data
+from attnviz.training.data import DataError
 
 
 # ------------------------------------------------------------ the shared files

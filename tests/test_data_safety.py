@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 import attnviz
-from attnviz import registry
-from attnviz.checkpoint import CONFIG_FILE, WEIGHTS_FILE, CheckpointError, load_checkpoint, save_checkpoint
+from attnviz.bundles import registry
+from attnviz.store.checkpoint import CONFIG_FILE, WEIGHTS_FILE, CheckpointError, load_checkpoint, save_checkpoint
 from attnviz.errors import InputError
-from attnviz.generate import MAX_NEW_TOKENS_CAP, GenerationConfig
+from attnviz.nn.generate import MAX_NEW_TOKENS_CAP, GenerationConfig
 
 from test_checkpoint import make_model, saved
 from test_hardening import REPO, edit_config

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from attnviz.display import (MERGE_NOTE, clean_token, display_tokens, hide_special_tokens, is_special,
+from attnviz.text.display import (MERGE_NOTE, clean_token, display_tokens, hide_special_tokens, is_special,
                              merge_word_pieces, word_groups)
 from attnviz.errors import InputError
 from attnviz.trace import AttentionTrace

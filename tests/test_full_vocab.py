@@ -10,9 +10,9 @@ from safetensors.torch import load_file
 
 import attnviz
 from attnviz.cli import build_parser, _job_spec
-from attnviz.hf import minilm_folder
-from attnviz.train import TrainConfig
-from attnviz.training_job import JobSpec, run_job
+from attnviz.bundles.hf import minilm_folder
+from attnviz.training.train import TrainConfig
+from attnviz.training.training_job import JobSpec, run_job
 
 
 def test_full_vocab_frozen_embeddings_checkpoint_references_the_base(shared_data, tmp_path):

@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from attnviz.generate import GenerationConfig, generate, next_token_distribution
-from attnviz.models import ModelConfig, build_model
+from attnviz.nn.generate import GenerationConfig, generate, next_token_distribution
+from attnviz.nn.models import ModelConfig, build_model
 
 VOCAB, MAX_LEN = 30, 8
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from attnviz.generate import GenerationConfig, generate
+from attnviz.nn.generate import GenerationConfig, generate
 from test_generate import MAX_LEN, tiny_lm
 from tiny_hf import tiny_gpt2, tiny_gpt2_folder, tiny_llama  # noqa: F401  (fixtures)
 

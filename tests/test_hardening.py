@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 import attnviz
-from attnviz import registry
-from attnviz.checkpoint import CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE, CheckpointError, load_checkpoint
+from attnviz.bundles import registry
+from attnviz.store.checkpoint import CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE, CheckpointError, load_checkpoint
 
 from test_checkpoint import saved
 
@@ -70,7 +70,7 @@ def test_remote_code_in_tokenizer_config_is_refused_too(tmp_path):
 
 def test_hf_loading_passes_trust_remote_code_false(monkeypatch):
     transformers = pytest.importorskip("transformers")
-    from attnviz import hf
+    from attnviz.bundles import hf
     seen = []
     for owner in (transformers.AutoConfig, transformers.AutoTokenizer, transformers.AutoModel):
         original = owner.from_pretrained
@@ -165,7 +165,7 @@ def test_oversized_config_and_safetensors_header_are_refused(tmp_path):
 
 def test_config_shapes_are_checked_against_the_header_before_building(tmp_path, monkeypatch):
     folder = edit_config(saved(tmp_path, "sentiment"), d_ff=64)  # fits the ranges, not the tensors
-    import attnviz.checkpoint as checkpoint_module
+    import attnviz.store.checkpoint as checkpoint_module
 
     def never(*args, **kwargs):
         raise AssertionError("a model was built before the shapes were checked")
@@ -179,7 +179,7 @@ HOSTILE_SCRIPT = r"""
 import json, os, resource, sys, time
 from pathlib import Path
 sys.path.insert(0, sys.argv[2])
-from attnviz.checkpoint import load_checkpoint, CheckpointError
+from attnviz.store.checkpoint import load_checkpoint, CheckpointError
 results = {}
 for folder in sorted(Path(sys.argv[1]).iterdir()):
     started = time.perf_counter()
@@ -248,8 +248,8 @@ def test_hostile_checkpoints_are_refused_within_seconds_and_1_5_gb(tmp_path):
                                      {"embedding_norm": True, "norm_first": True, "n_layers": 3, "d_ff": 7}])
 @pytest.mark.parametrize("kind", ["classifier", "tagger", "causal_lm"])
 def test_the_size_bound_covers_every_model(kind, changes):
-    from attnviz.checkpoint_checks import parameter_bound
-    from attnviz.models import ModelConfig, build_model
+    from attnviz.store.checkpoint_checks import parameter_bound
+    from attnviz.nn.models import ModelConfig, build_model
     config = ModelConfig(**({"kind": kind, "vocab_size": 50, "n_labels": 3, "d_model": 8, "n_heads": 2, "n_layers": 2,
                              "d_ff": 16, "max_len": 32} | changes))
     held = sum(t.numel() for t in build_model(config).state_dict().values())

@@ -8,7 +8,7 @@ import pytest
 
 import attnviz
 from attnviz.analysis.head_stats import ROLES, head_role, head_statistics, head_statistics_from_weights, role_counts
-from attnviz.display import is_special
+from attnviz.text.display import is_special
 from attnviz.errors import InputError
 from tests.test_hf import tiny_bert, tiny_bert_folder, tiny_gpt2, tiny_gpt2_folder  # noqa: F401 (fixtures)
 

@@ -16,12 +16,12 @@ import pytest
 import torch
 
 import attnviz
-from attnviz.bundle import split_words
+from attnviz.bundles.bundle import split_words
 from attnviz.errors import InputError
-from attnviz.generate import GenerationConfig
+from attnviz.nn.generate import GenerationConfig
 
 transformers = pytest.importorskip("transformers")
-from attnviz import hf  # noqa: E402  (after the importorskip)
+from attnviz.bundles import hf  # noqa: E402  (after the importorskip)
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat", "on", "mat", "dog", "ran",
          "un", "##happy", "##ly", "big", "red", ".", ",", "!", "a", "in", "park", "john", "lives", "paris"]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from attnviz import hosted
-from attnviz.jobs import start_job
+from attnviz.training.jobs import start_job
 from test_checkpoint import saved
 from test_jobs import WAIT_S, tiny_spec, user_dir  # noqa: F401  (a fixture)
 
@@ -26,7 +26,7 @@ def test_the_switch(value, expected):
 
 
 def test_limits_are_frozen_and_tighter_than_the_defaults():
-    from attnviz.generate import MAX_NEW_TOKENS_CAP
+    from attnviz.nn.generate import MAX_NEW_TOKENS_CAP
     from attnviz.ui.hosting import MAX_TEXT_CHARS
     limits = hosted.LIMITS
     with pytest.raises(FrozenInstanceError):

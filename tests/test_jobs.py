@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 import attnviz
-from attnviz.jobs import JobBoard, JobLimitError, reserve_output_folder, safe_name, start_job, user_models_dir
-from attnviz.train import TrainConfig
-from attnviz.training_job import JobSpec, ModelShape
+from attnviz.training.jobs import JobBoard, JobLimitError, reserve_output_folder, safe_name, start_job, user_models_dir
+from attnviz.training.train import TrainConfig
+from attnviz.training.training_job import JobSpec, ModelShape
 
 TINY = ModelShape(d_model=16, n_heads=2, n_layers=1, d_ff=32, max_len=32, dropout=0.0)
 WAIT_S = 120  # generous: the test machine is shared with other training

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from attnviz.layers import EncoderBlock, FeedForward
+from attnviz.nn.layers import EncoderBlock, FeedForward
 
 D_MODEL, N_HEADS, D_FF = 8, 2, 32
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from attnviz.metrics import accuracy, entity_scores, entity_spans
+from attnviz.training.metrics import accuracy, entity_scores, entity_spans
 
 
 def test_accuracy():

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import attnviz
-from attnviz import registry
-from attnviz.model_facts import model_facts
+from attnviz.bundles import registry
+from attnviz.bundles.model_facts import model_facts
 
 
 def test_facts_from_files_match_the_loaded_models():

@@ -9,7 +9,7 @@ import dataclasses
 import pytest
 import torch
 
-from attnviz.models import MODEL_KINDS, ModelConfig, build_model, masked_mean
+from attnviz.nn.models import MODEL_KINDS, ModelConfig, build_model, masked_mean
 
 VOCAB, LABELS, D_MODEL, HEADS, LAYERS, MAX_LEN = 30, 5, 16, 4, 3, 16
 

@@ -24,8 +24,8 @@ from attnviz.plots import (
     training_chart,
     wavelength_figure,
 )
-from attnviz.plots_attention import _mosaic
-from attnviz.positional import sinusoidal_encoding, wavelengths
+from attnviz.plots.attention import _mosaic
+from attnviz.nn.positional import sinusoidal_encoding, wavelengths
 from attnviz.trace import AttentionTrace
 
 TOKENS = ["the", "<script>", "cat", "saw", "the", "dog&co"]

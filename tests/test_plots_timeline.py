@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from attnviz import plots
-from attnviz.plots_timeline import step_attention_figure
+from attnviz.plots.timeline import step_attention_figure
 
 
 def test_step_figure_puts_the_row_at_its_positions_in_the_text():

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from attnviz import plots
-from attnviz.plots_grid import grid_figure, grid_picture, picked_head, pool_blocks
-from attnviz.plots_lines import line_view
+from attnviz.plots.grid import grid_figure, grid_picture, picked_head, pool_blocks
+from attnviz.plots.lines import line_view
 from attnviz.trace import AttentionTrace
 
 
@@ -122,7 +122,7 @@ def test_training_chart_clamps_a_unit_metric_and_marks_few_steps():
 
 
 def test_positional_charts_with_one_position_show_points():
-    from attnviz.positional import sinusoidal_encoding
+    from attnviz.nn.positional import sinusoidal_encoding
     pe = sinusoidal_encoding(1, 16).numpy()
     assert "markers" in plots.positional_curves(pe, [0, 1]).data[0].mode
     assert "markers" in plots.offset_similarity(pe).data[0].mode

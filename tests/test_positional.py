@@ -10,8 +10,8 @@ import math
 import pytest
 import torch
 
-from attnviz.models import ModelConfig, build_model
-from attnviz.positional import LearnedPositions, SinusoidalPositions, sinusoidal_encoding, wavelengths
+from attnviz.nn.models import ModelConfig, build_model
+from attnviz.nn.positional import LearnedPositions, SinusoidalPositions, sinusoidal_encoding, wavelengths
 
 
 def formula(seq_len: int, d_model: int) -> torch.Tensor:

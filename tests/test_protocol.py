@@ -6,9 +6,9 @@ import inspect
 import pytest
 
 import attnviz
-from attnviz.bundle import Bundle
-from attnviz.hf_bundle import HFBundle
-from attnviz.protocol import FORWARD_OPTIONS, ModelBundle
+from attnviz.bundles.bundle import Bundle
+from attnviz.bundles.hf_bundle import HFBundle
+from attnviz.bundles.protocol import FORWARD_OPTIONS, ModelBundle
 from tiny_hf import tiny_classifier  # noqa: F401  (fixture)
 
 METHODS = [name for name, value in vars(ModelBundle).items()

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 import attnviz
-from attnviz import registry
-from attnviz.attention import MultiHeadSelfAttention
-from attnviz.models import ModelConfig, build_model
+from attnviz.bundles import registry
+from attnviz.nn.attention import MultiHeadSelfAttention
+from attnviz.nn.models import ModelConfig, build_model
 
 TEXT = "The cat sat on the mat because it was warm."
 
@@ -55,7 +55,7 @@ def test_minilm_hooks_give_the_pattern_and_are_removed():
 
 def test_minilm_hook_ignores_other_threads():
     bundle = attnviz.load(registry.MINILM_NAME)
-    from attnviz import query_key
+    from attnviz.bundles import query_key
     assert query_key._projections(bundle.model, 0)[0] is not None
     seen = []
     original = bundle._forward

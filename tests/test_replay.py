@@ -10,9 +10,9 @@ import pytest
 import attnviz
 from attnviz.analysis.replay import REPLAY_JSON, REPLAY_WEIGHTS, ReplayRecorder, load_replay
 from attnviz.cli import build_parser
-from attnviz.data import load_task
-from attnviz.train import TrainConfig
-from attnviz.training_job import JobSpec, ModelShape, run_job
+from attnviz.training.data import load_task
+from attnviz.training.train import TrainConfig
+from attnviz.training.training_job import JobSpec, ModelShape, run_job
 
 PROBES = ("a great and moving film", "dull , dull , dull")
 

@@ -14,15 +14,15 @@ import pytest
 import torch
 from torch import nn
 
-from attnviz.attention import MultiHeadSelfAttention
-from attnviz.bundle import Bundle
-from attnviz.checkpoint import Checkpoint
+from attnviz.nn.attention import MultiHeadSelfAttention
+from attnviz.bundles.bundle import Bundle
+from attnviz.store.checkpoint import Checkpoint
 from attnviz.errors import InputError
-from attnviz.generate import GenerationConfig, next_token_distribution
-from attnviz.layers import EncoderBlock
-from attnviz.models import ModelConfig, build_model
-from attnviz.positional import sinusoidal_encoding
-from attnviz.tokenize import build_word_tokenizer
+from attnviz.nn.generate import GenerationConfig, next_token_distribution
+from attnviz.nn.layers import EncoderBlock
+from attnviz.nn.models import ModelConfig, build_model
+from attnviz.nn.positional import sinusoidal_encoding
+from attnviz.text.tokenize import build_word_tokenizer
 
 
 class SeedSelfAttention(nn.Module):

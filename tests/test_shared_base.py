@@ -8,7 +8,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 import attnviz
-from attnviz.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from attnviz.store.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from tests.test_base_weights import SHARED, fake_base  # noqa: F401  (the fixture)
 from tests.test_checkpoint import LABELS, make_model
 
@@ -99,7 +99,7 @@ def test_concurrent_loads_share_one_table(tmp_path, fake_base):  # noqa: F811
 
 
 def test_hash_from_the_file_bytes_equals_the_tensor_hash(fake_base):  # noqa: F811
-    from attnviz.base_weights import _stored_sha256, tensor_sha256
+    from attnviz.store.base_weights import _stored_sha256, tensor_sha256
 
     base_file = fake_base[2] / "model.safetensors"
     for source, key in (("embeddings.word_embeddings.weight", "bert.embeddings.word_embeddings.weight"),

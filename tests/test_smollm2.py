@@ -11,8 +11,9 @@ import pytest
 import torch
 
 import attnviz
-from attnviz import prepare, registry
-from attnviz.generate import GenerationConfig
+from attnviz.bundles import prepare
+from attnviz.bundles import registry
+from attnviz.nn.generate import GenerationConfig
 
 transformers = pytest.importorskip("transformers")
 
@@ -152,7 +153,7 @@ def test_cached_generation_matches_full_recomputation(tiny_llama):
     config = GenerationConfig(max_new_tokens=12, temperature=0.0)
     ids = bundle.encode("the cat sat").ids
     window = len(ids) + 5  # forces the window to slide (full recomputation) part way through
-    from attnviz.generate import sample_tokens
+    from attnviz.nn.generate import sample_tokens
 
     def full(context: list[int]) -> torch.Tensor:
         with torch.no_grad():

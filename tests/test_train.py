@@ -7,12 +7,12 @@ import pytest
 import torch
 from torch import nn
 
-from attnviz.data import SENTIMENT_LABELS, read_classification_tsv
+from attnviz.training.data import SENTIMENT_LABELS, read_classification_tsv
 from attnviz.device import cpu_supports_bf16, pick_device, pick_precision
-from attnviz.models import ModelConfig, build_model
-from attnviz.schedule import lr_multiplier, transformer_peak_lr
-from attnviz.tokenize import build_word_tokenizer
-from attnviz.train import TrainConfig, optimizer_step, train
+from attnviz.nn.models import ModelConfig, build_model
+from attnviz.training.schedule import lr_multiplier, transformer_peak_lr
+from attnviz.text.tokenize import build_word_tokenizer
+from attnviz.training.train import TrainConfig, optimizer_step, train
 
 
 def test_transformer_schedule_rises_then_decays_and_is_never_zero():
@@ -130,7 +130,7 @@ def test_lm_config_needs_steps():
 
 
 def test_padding_free_lm_windows_never_run_past_the_text():
-    from attnviz.batching import lm_windows
+    from attnviz.training.batching import lm_windows
     stream = torch.arange(50)
     batch = lm_windows(stream, 10, 64, torch.Generator().manual_seed(0))
     assert batch["ids"].shape == (64, 10)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from attnviz import registry
+from attnviz.bundles import registry
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 import attnviz
-from attnviz import display
+from attnviz.text import display
 from attnviz.analysis import verify
-from attnviz.positional import sinusoidal_encoding
+from attnviz.nn.positional import sinusoidal_encoding
 from attnviz.trace import AttentionTrace
 
 

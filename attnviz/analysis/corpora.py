@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from attnviz.data import DataError, load_task
+from attnviz.training.data import DataError, load_task
 from attnviz.errors import InputError
 
 CORPORA = {"SST-2 dev": "sentiment", "WikiANN dev": "ner", "Tiny Shakespeare (dev lines)": "lm"}

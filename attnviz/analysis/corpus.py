@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterator
 
-from attnviz.batched import BatchOutput
+from attnviz.bundles.batched import BatchOutput
 from attnviz.errors import InputError
 
 Progress = Callable[[int, int], None]  # (texts done, texts in all)

@@ -28,7 +28,7 @@ MAX_PROBES = 8
 
 def probe_encoding(tokenizer, task: str, text: str, max_len: int):
     """The probe text as the bundle would encode it (words for NER, the last tokens for the LM)."""
-    from attnviz.bundle import split_words
+    from attnviz.bundles.bundle import split_words
 
     if task == "ner":
         return tokenizer.encode_words(split_words(text), max_len)

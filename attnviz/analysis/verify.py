@@ -12,8 +12,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from attnviz.attention import MultiHeadSelfAttention
-from attnviz.positional import SINUSOID_BASE
+from attnviz.nn.attention import MultiHeadSelfAttention
+from attnviz.nn.positional import SINUSOID_BASE
 
 
 @dataclass(frozen=True)

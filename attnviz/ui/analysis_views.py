@@ -6,13 +6,15 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from attnviz import plots, plots_heads
+from attnviz import plots
+
+from attnviz.plots import heads as plots_heads
 from attnviz.analysis.context_index import ContextIndex
 from attnviz.analysis.corpora import CORPORA, load_corpus, typed_sentences
 from attnviz.analysis.head_stats import head_statistics
 from attnviz.analysis.replay import load_replay
-from attnviz.data import DataError
-from attnviz.registry import ModelEntry
+from attnviz.training.data import DataError
+from attnviz.bundles.registry import ModelEntry
 from attnviz.ui.core import _config_mtime, _load_cached, app_device, escape_markdown, show_error
 from attnviz.ui.views import model_view_trace, plot
 

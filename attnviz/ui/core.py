@@ -18,11 +18,12 @@ import streamlit as st
 import torch
 
 import attnviz
-from attnviz import display, registry
-from attnviz.checkpoint import CONFIG_FILE, CheckpointError
+from attnviz.text import display
+from attnviz.bundles import registry
+from attnviz.store.checkpoint import CONFIG_FILE, CheckpointError
 from attnviz.device import describe_device, pick_device
 from attnviz.errors import InputError
-from attnviz.registry import ModelEntry
+from attnviz.bundles.registry import ModelEntry
 from attnviz.trace import AttentionTrace
 
 log = logging.getLogger("attnviz.ui")

@@ -12,7 +12,13 @@ import re
 import plotly.graph_objects as go
 import streamlit as st
 
-from attnviz import plots, plots_grid, plots_lines, plots_qk
+from attnviz import plots
+
+from attnviz.plots import grid as plots_grid
+
+from attnviz.plots import lines as plots_lines
+
+from attnviz.plots import qk as plots_qk
 from attnviz.trace import AttentionTrace
 from attnviz.ui.core import index_picker
 from attnviz.ui.url_state import url_int, url_set

@@ -7,7 +7,7 @@ import numpy as np
 import streamlit as st
 
 from attnviz import plots
-from attnviz.plots_timeline import step_attention_figure
+from attnviz.plots.timeline import step_attention_figure
 from attnviz.ui.core import index_picker
 from attnviz.ui.views import plot
 

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from attnviz import hosted, registry
+from attnviz import hosted
+
+from attnviz.bundles import registry
 from attnviz.ui.core import MAX_TEXT_CHARS, escape_markdown
 
 

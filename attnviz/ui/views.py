@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from attnviz import display
+from attnviz.text import display
 from attnviz.trace import AttentionTrace
 from attnviz.ui.core import MAX_DOWNLOAD_WEIGHTS, MODEL_VIEW_MAX_CELLS, PLOTLY_CONFIG, badge, escape_markdown
 

@@ -1,0 +1,74 @@
+"""The interface every model bundle offers: our checkpoints (Bundle) and HuggingFace models (HFBundle).
+
+Analysis functions and pages are typed against `ModelBundle`, not a class, so a new capability is
+added to both bundles on purpose (tests/test_protocol.py checks that both satisfy it).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import torch
+
+if TYPE_CHECKING:
+    from attnviz.analysis.attribution import Attribution, EmbeddingInputs
+    from attnviz.bundles.batched import BatchOutput
+    from attnviz.nn.generate import GenerationConfig, GenerationResult
+    from attnviz.trace import AttentionTrace
+
+# the keyword-only options every per-call method below accepts (default off)
+FORWARD_OPTIONS = ("ablate",)
+
+
+@runtime_checkable
+class ModelBundle(Protocol):
+    """A loaded model, read-only and shared by threads: nothing a call does may change it.
+
+    ablate: (layer, head) pairs switched off for this call only (their context zeroed before the
+    attention output projection).
+    """
+
+    name: str
+    task: str  # "sentiment", "classification", "ner", "lm" or "encoder" (no task head)
+
+    @property
+    def causal(self) -> bool: ...
+
+    @property
+    def labels(self) -> list[str]: ...
+
+    @property
+    def n_layers(self) -> int: ...
+
+    @property
+    def n_heads(self) -> int: ...
+
+    @property
+    def max_len(self) -> int: ...
+
+    def describe(self) -> dict: ...
+
+    def encode(self, text: str) -> Any:
+        """Text -> an encoded object with .ids, .tokens, .word_ids and .truncated."""
+
+    def trace(self, text: str, *, ablate: Iterable | None = None) -> AttentionTrace: ...
+
+    def predict(self, texts: list[str], *, ablate: Iterable | None = None) -> list[dict]: ...
+
+    def logits(self, text: str, *, ablate: Iterable | None = None) -> torch.Tensor: ...
+
+    def generate(self, prompt: str, config: GenerationConfig) -> tuple[str, GenerationResult]: ...
+
+    def attribute(self, text: str, method: str = "integrated_gradients", target: int | str | None = None,
+                  position: int | None = None, steps: int = 32) -> Attribution: ...
+
+    def embedding_inputs(self, text: str) -> EmbeddingInputs: ...
+
+    def forward_batch(self, texts: list[str], *, attentions: bool = True, hidden: bool = False) -> BatchOutput:
+        """The texts in one padded forward pass: raw tokens, attentions and/or hidden states."""
+
+    def replay(self, probe: int = 0) -> list[tuple[int, AttentionTrace]]:
+        """[(step, trace)] of a probe sentence recorded while training; [] when there is none."""
+
+    def query_key(self, text: str, layer: int, head: int) -> Any:
+        """One head's query and key vectors for the text (attnviz.bundles.query_key.QueryKey)."""
