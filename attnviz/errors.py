@@ -10,6 +10,14 @@ class InputError(ValueError):
     """Text or options the model cannot work with (empty text, a wrong option...)."""
 
 
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be loaded; the message says which file and why."""
+
+
+class ModelLoadError(CheckpointError):
+    """A HuggingFace model that cannot be loaded or used; the message is one line meant for the user."""
+
+
 def require_text(text: str) -> str:
     """The text, or an InputError if there is nothing but white space in it."""
     if not isinstance(text, str):

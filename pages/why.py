@@ -44,7 +44,7 @@ ui.example_buttons(EXAMPLES[task], TEXT_KEY)
 @st.cache_data(show_spinner="Computing the attributions…", max_entries=32)
 def attributions(source: str, text: str, position: int | None) -> dict[str, analysis.Attribution]:
     bundle = ui.load_model(source)
-    return {method: bundle.attribute(text, method=method, position=position) for method in analysis.METHODS}
+    return {method: analysis.attribute(bundle, text, method=method, position=position) for method in analysis.METHODS}
 
 
 @st.cache_data(show_spinner="Switching each head off in turn…", max_entries=16)

@@ -46,6 +46,7 @@ def minilm_classifier(folder: Path):
     import transformers
 
     import attnviz
+    from attnviz.analysis import attribute
     from attnviz.bundles.hf import minilm_folder
 
     source = minilm_folder()
@@ -77,9 +78,9 @@ def main() -> None:
         for name, bundle in models.items():
             text = sentence_of(bundle, args.tokens)
             n = len(bundle.encode(text).tokens)
-            ig = timed(lambda: bundle.attribute(text, steps=32), args.runs)
-            result = bundle.attribute(text, steps=32)
-            gxi = timed(lambda: bundle.attribute(text, method="gradient_x_input"), args.runs)
+            ig = timed(lambda: attribute(bundle, text, steps=32), args.runs)
+            result = attribute(bundle, text, steps=32)
+            gxi = timed(lambda: attribute(bundle, text, method="gradient_x_input"), args.runs)
             importance = timed(lambda: head_importance(bundle, [text]), args.runs)
             print(f"{name}: {n} tokens | integrated gradients (32 steps) {ig:.3f} s "
                   f"(|delta| = {abs(result.delta):.2e}, {abs(result.delta) / abs(result.target_gap):.2%} of the gap) | "

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import attnviz
-from attnviz.analysis.ablation import hooked_ablation, output_projections
+from attnviz.nn.ablation import hooked_ablation, output_projections
 from attnviz.errors import InputError
 from tiny_hf import tiny_classifier, tiny_gpt2, tiny_gpt2_folder, tiny_llama  # noqa: F401  (fixtures)
 

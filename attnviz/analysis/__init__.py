@@ -4,15 +4,15 @@ Why a prediction (issue 8): rollout, attribution, ablation, head importance, min
 What heads do (issue 9): head statistics and roles, corpus search, training replay (verify checks live in
 attnviz.analysis.verify).
 """
-from attnviz.analysis.ablation import hooked_ablation, normalize_heads
+from attnviz.nn.ablation import hooked_ablation, normalize_heads
 from attnviz.analysis.attribution import METHODS, Attribution, attribute, integrated_gradients
 from attnviz.analysis.context_index import ContextIndex, SearchHit
 from attnviz.analysis.head_stats import head_role, head_statistics, role_counts
 from attnviz.analysis.importance import head_importance
 from attnviz.analysis.minimal_pairs import MinimalPair, align_tokens, minimal_pair
-from attnviz.analysis.replay import Replay, ReplayRecorder, load_replay
+from attnviz.analysis.replay import Replay, load_replay, replay_traces
 from attnviz.analysis.rollout import rollout
 
-__all__ = ["METHODS", "Attribution", "ContextIndex", "MinimalPair", "Replay", "ReplayRecorder", "SearchHit",
+__all__ = ["METHODS", "Attribution", "ContextIndex", "MinimalPair", "Replay", "SearchHit",
            "align_tokens", "attribute", "head_importance", "head_role", "head_statistics", "hooked_ablation",
-           "integrated_gradients", "load_replay", "minimal_pair", "normalize_heads", "role_counts", "rollout"]
+           "integrated_gradients", "load_replay", "minimal_pair", "normalize_heads", "replay_traces", "role_counts", "rollout"]

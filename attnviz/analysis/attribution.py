@@ -49,21 +49,6 @@ class Attribution:
 
 
 @dataclass(frozen=True)
-class EmbeddingInputs:
-    """What a bundle hands to the gradient methods for one text.
-
-    embeds, baseline: (1, T, d) token embeddings and the padding baseline; forward: (N, T, d) -> logits
-    (N, ...) with gradients; pooling: which position decides ("mean", "first", "last").
-    """
-
-    tokens: list[str]
-    embeds: torch.Tensor
-    baseline: torch.Tensor
-    forward: Callable[[torch.Tensor], torch.Tensor]
-    pooling: str = "mean"
-
-
-@dataclass(frozen=True)
 class Target:
     """Which logit is explained: class/token `index` at `position` (None for a sentence label)."""
 

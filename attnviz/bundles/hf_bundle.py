@@ -6,30 +6,24 @@ so calls do not reconfigure it; every forward pass keeps its state in local vari
 """
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from attnviz.analysis.ablation import hooked_ablation, normalize_heads
-from attnviz.analysis.attribution import DEFAULT_STEPS, Attribution, EmbeddingInputs, attribute
+from attnviz.bundles.protocol import EmbeddingInputs
+from attnviz.nn.ablation import hooked_ablation, normalize_heads
 from attnviz.bundles.batched import BatchOutput, pad_ids, stack_layers
 from attnviz.bundles.bundle import WORD_PATTERN
-from attnviz.store.checkpoint import CheckpointError
-from attnviz.errors import InputError, require_text
-from attnviz.nn.generate import GenerationConfig, GenerationResult, sample_tokens
+from attnviz.errors import InputError, ModelLoadError, require_text
+from attnviz.bundles.hf_generate import generate_hf
+from attnviz.nn.generate import GenerationConfig, GenerationResult
 from attnviz.nn.tagging import tag_words
 from attnviz.trace import AttentionTrace
 
 MAX_CONTEXT = 512
 PROBE_TEXT = "attention"
-
-
-class ModelLoadError(CheckpointError):
-    """A HuggingFace model that cannot be loaded or used; the message is one line meant for the user."""
-
 
 
 @dataclass(frozen=True)
@@ -174,7 +168,7 @@ class HFBundle:
         """Every head of every layer for this text: weights [layers, heads, T, T] (float32).
 
         tokens are the tokenizer's tokens, special tokens included ([CLS], [SEP], <s>...).
-        ablate: (layer, head) pairs switched off for this call (see attnviz.analysis.ablation).
+        ablate: (layer, head) pairs switched off for this call (see attnviz.nn.ablation).
         """
         encoded = self.encode(text)
         output = self._forward(encoded, attentions=True, ablate=ablate)
@@ -210,10 +204,6 @@ class HFBundle:
                            stack_layers(output.attentions) if attentions else None,
                            stack_layers(output.hidden_states[1:]) if hidden else None)  # [0]: embeddings
 
-    def replay(self, probe: int = 0) -> list[tuple[int, AttentionTrace]]:
-        """A pretrained model has no training replay: always []."""
-        return []
-
     def query_key(self, text: str, layer: int, head: int):
         """The query and key vectors of one head for this text (attnviz.bundles.query_key.QueryKey)."""
         from attnviz.bundles.query_key import hf_query_key
@@ -235,10 +225,6 @@ class HFBundle:
             raise InputError(f"{self.name} is an encoder without a task head: there is no prediction to explain.")
         return self._forward(self.encode(text), attentions=False, ablate=ablate).logits[0].float().cpu()
 
-    def attribute(self, text: str, method: str = "integrated_gradients", target: int | str | None = None,
-                  position: int | None = None, steps: int = DEFAULT_STEPS) -> Attribution:
-        """How much each token adds to the prediction (see attnviz.analysis.attribution)."""
-        return attribute(self, text, method, target=target, position=position, steps=steps)
 
     def embedding_inputs(self, text: str) -> EmbeddingInputs:
         """The text's word embeddings, the padding baseline (zeros when the model has no padding
@@ -292,46 +278,7 @@ class HFBundle:
 
     def generate(self, prompt: str, config: GenerationConfig) -> tuple[str, GenerationResult]:
         """Continue the prompt (language models only); returns the new text and the per-step details."""
-        if self.task != "lm":
-            raise InputError(f"{self.name} is a {self.task} model; only language models generate text.")
-        ids = self.encode(prompt).ids if prompt.strip() else []
-        if not ids:
-            bos = getattr(self.tokenizer, "bos_token_id", None)
-            bos = bos if bos is not None else getattr(self.tokenizer, "eos_token_id", None)
-            if bos is None:
-                raise InputError("The prompt gave no tokens this model knows.")
-            ids = [bos]
-        eos = getattr(self.tokenizer, "eos_token_id", None)
-        if isinstance(eos, int) and not config.stop_ids:  # a decoder ends its answer with its end token
-            config = replace(config, stop_ids=(eos,))
-
-        cache: dict = {"ids": None, "past": None}  # this call's key/value cache: local, so thread-safe
-        # transformers 5 names the cache argument `cache` (older models: past_key_values)
-        cache_arg = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
-
-        def next_logits(context: list[int]) -> torch.Tensor:
-            """Only the new token runs when the context grew by one (a 30-layer decoder then takes
-            one token's work per step); a cropped context is run again in full."""
-            previous, past = cache["ids"], cache["past"]
-            record = {"output_attentions": True} if config.record_attention else {}
-            if past is not None and len(context) == len(previous) + 1 and context[:-1] == previous:
-                tensor = torch.tensor([context[-1:]], device=self.device)  # (1, 1)
-                output = self.model(input_ids=tensor, use_cache=True, **{cache_arg: past}, **record)
-            else:
-                tensor = torch.tensor([context], device=self.device)  # (1, T)
-                output = self.model(input_ids=tensor, use_cache=True, **record)
-            cache["ids"] = list(context)
-            cache["past"] = getattr(output, "cache", None) or getattr(output, "past_key_values", None)
-            if not config.record_attention:
-                return output.logits[0, -1]
-            if not output.attentions or output.attentions[0] is None:
-                raise InputError(f"{self.name} gives no attention weights while generating")
-            # per layer (1, H, new tokens, len(context)): the last query's row is the one that chooses
-            return output.logits[0, -1], torch.stack([a[0, :, -1] for a in output.attentions])  # (L, H, T)
-
-        with torch.inference_mode():
-            result = sample_tokens(next_logits, ids, config, self.max_len)
-        return self.tokenizer.decode(result.new_ids), result
+        return generate_hf(self, prompt, config)
 
 
 def _word_of(offset: tuple[int, int], spans: list[tuple[int, int]]) -> int | None:

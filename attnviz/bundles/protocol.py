@@ -5,16 +5,32 @@ added to both bundles on purpose (tests/test_protocol.py checks that both satisf
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import torch
 
 if TYPE_CHECKING:
-    from attnviz.analysis.attribution import Attribution, EmbeddingInputs
     from attnviz.bundles.batched import BatchOutput
     from attnviz.nn.generate import GenerationConfig, GenerationResult
     from attnviz.trace import AttentionTrace
+
+@dataclass(frozen=True)
+class EmbeddingInputs:
+    """What a bundle hands to the gradient methods for one text.
+
+    embeds, baseline: (1, T, d) token embeddings and the padding baseline; forward: (N, T, d) -> logits
+    (N, ...) with gradients; pooling: which position decides ("mean", "first", "last").
+    """
+
+    tokens: list[str]
+    embeds: torch.Tensor
+    baseline: torch.Tensor
+    forward: Callable[[torch.Tensor], torch.Tensor]
+    pooling: str = "mean"
+
+
 
 # the keyword-only options every per-call method below accepts (default off)
 FORWARD_OPTIONS = ("ablate",)
@@ -59,16 +75,11 @@ class ModelBundle(Protocol):
 
     def generate(self, prompt: str, config: GenerationConfig) -> tuple[str, GenerationResult]: ...
 
-    def attribute(self, text: str, method: str = "integrated_gradients", target: int | str | None = None,
-                  position: int | None = None, steps: int = 32) -> Attribution: ...
 
     def embedding_inputs(self, text: str) -> EmbeddingInputs: ...
 
     def forward_batch(self, texts: list[str], *, attentions: bool = True, hidden: bool = False) -> BatchOutput:
         """The texts in one padded forward pass: raw tokens, attentions and/or hidden states."""
-
-    def replay(self, probe: int = 0) -> list[tuple[int, AttentionTrace]]:
-        """[(step, trace)] of a probe sentence recorded while training; [] when there is none."""
 
     def query_key(self, text: str, layer: int, head: int) -> Any:
         """One head's query and key vectors for the text (attnviz.bundles.query_key.QueryKey)."""

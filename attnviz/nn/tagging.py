@@ -7,7 +7,35 @@ from __future__ import annotations
 
 import torch
 
-from attnviz.training.metrics import entity_spans
+
+def _split_tag(tag: str) -> tuple[str, str]:
+    """'B-PER' -> ('B', 'PER'); 'O' -> ('O', '')."""
+    if tag == "O":
+        return "O", ""
+    prefix, sep, kind = tag.partition("-")
+    if not sep or prefix not in ("B", "I") or not kind:
+        raise ValueError(f"tag {tag!r} is not BIO (expected O, B-TYPE or I-TYPE)")
+    return prefix, kind
+
+
+def entity_spans(tags: list[str]) -> list[tuple[str, int, int]]:
+    """Entities as (type, start, end_exclusive), with conlleval's reading of BIO2.
+
+    B-X always starts an entity; I-X continues the entity before it only if that
+    entity is of type X, otherwise it starts a new one; O ends the current one.
+    """
+    spans: list[tuple[str, int, int]] = []
+    kind, start = "", -1  # current open entity, kind == "" when none
+    for i, tag in enumerate(tags):
+        prefix, tag_kind = _split_tag(tag)
+        if kind and (prefix != "I" or tag_kind != kind):
+            spans.append((kind, start, i))
+            kind = ""
+        if prefix != "O" and not kind:
+            kind, start = tag_kind, i
+    if kind:
+        spans.append((kind, start, len(tags)))
+    return spans
 
 
 def _bio_parts(labels: list[str]) -> list[tuple[str, str]] | None:

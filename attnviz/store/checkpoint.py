@@ -21,7 +21,8 @@ from torch import nn
 from attnviz.store import atomic_dir
 
 from attnviz.store import safefiles
-from attnviz.store.checkpoint_checks import check_header_matches, validate_document
+from attnviz.errors import CheckpointError
+from attnviz.store.checkpoint_checks import TASK_MODEL_KIND, check_header_matches, validate_document
 from attnviz.memory import release_free_memory
 from attnviz.nn.models import ModelConfig, build_model
 from attnviz.text.tokenize import TextTokenizer
@@ -29,12 +30,7 @@ from attnviz.text.tokenize import TextTokenizer
 FORMAT_NAME = "attnviz"
 FORMAT_VERSION = 1
 CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE = "config.json", "model.safetensors", "tokenizer.json"
-TASK_MODEL_KIND = {"sentiment": "classifier", "ner": "tagger", "lm": "causal_lm"}
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".bin", ".ckpt")
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be loaded; the message says which file and why."""
 
 
 @dataclass

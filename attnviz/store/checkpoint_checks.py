@@ -26,6 +26,8 @@ MAX_LABELS_TEXT = 200  # characters of one label
 WEIGHT_DTYPES = ("F32", "F16", "BF16")
 _LAYER_INDEX = re.compile(r"\.blocks\.(\d+)\.")
 
+TASK_MODEL_KIND = {"sentiment": "classifier", "ner": "tagger", "lm": "causal_lm"}  # task -> model kind
+
 
 def _type_name(value: object) -> str:
     return type(value).__name__
@@ -78,7 +80,6 @@ def validate_model_dict(values: object, where: str, error: type[Exception]) -> M
 def validate_document(document: dict, where: str, error: type[Exception]) -> ModelConfig:
     """Check task, labels and tokenizer fields, then the model config (returned)."""
     task = document.get("task")
-    from attnviz.store.checkpoint import TASK_MODEL_KIND
     if not isinstance(task, str) or task not in TASK_MODEL_KIND:
         raise error(f"{where}: task is {task!r:.40}; expected one of {sorted(TASK_MODEL_KIND)}")
     labels = document.get("labels")

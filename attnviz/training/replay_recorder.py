@@ -1,26 +1,20 @@
-"""Training replay: the attention of a few probe sentences, recorded while a model trains.
+"""Training replay, the recording side: the attention of a few probe sentences while a model trains.
 
 `ReplayRecorder` is the trainer's `on_step` hook: at step 0 and every N steps it runs the probe
 sentences through the model (eval mode, no gradients, then back to training) and keeps every head's
-weights; it also keeps the running training loss. `save` writes them into the checkpoint folder as
-replay.safetensors (one float16 array per probe: [snapshots, layers, heads, T, T]) and replay.json
-(texts, tokens, steps, loss history). `load_replay(folder)` reads them back; never pickle.
+weights; it also keeps the running training loss. `save` writes them into the checkpoint folder
+(attnviz.store.replay_file); attnviz.analysis.replay reads them back.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
-from safetensors.numpy import load_file, save_file
 
-from attnviz.trace import AttentionTrace
-
-REPLAY_WEIGHTS = "replay.safetensors"
-REPLAY_JSON = "replay.json"
+from attnviz.bundles.bundle import split_words
+from attnviz.store.replay_file import write_replay
 DEFAULT_SNAPSHOTS = 40  # with every=0: about this many snapshots over the run
 LOSS_POINTS = 500  # the loss history keeps about this many points
 MAX_PROBES = 8
@@ -28,8 +22,6 @@ MAX_PROBES = 8
 
 def probe_encoding(tokenizer, task: str, text: str, max_len: int):
     """The probe text as the bundle would encode it (words for NER, the last tokens for the LM)."""
-    from attnviz.bundles.bundle import split_words
-
     if task == "ner":
         return tokenizer.encode_words(split_words(text), max_len)
     encoded = tokenizer.encode(text)
@@ -98,55 +90,7 @@ class ReplayRecorder:
         """Write replay.safetensors and replay.json into the (already saved) checkpoint folder."""
         if not self.steps:
             return
-        folder = Path(folder)
         arrays = {f"probe{i}": np.stack(w).astype(np.float16) for i, w in enumerate(self._weights)}  # (S, L, H, T, T)
-        save_file(arrays, str(folder / REPLAY_WEIGHTS))
         document = {"texts": self.texts, "tokens": [e.tokens for e in self._encoded], "steps": self.steps,
                     "loss": [[s, v] for s, v in self.loss], "causal": self.task == "lm"}
-        (folder / REPLAY_JSON).write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
-        for name in (REPLAY_WEIGHTS, REPLAY_JSON):
-            (folder / name).chmod(0o644)  # readable like the rest of the checkpoint
-
-
-@dataclass
-class Replay:
-    """What a checkpoint recorded: texts, tokens per text, steps, loss [(step, loss)], weights per probe."""
-
-    texts: list[str]
-    tokens: list[list[str]]
-    steps: list[int]
-    loss: list[tuple[int, float]]
-    causal: bool
-    weights: list[np.ndarray]  # per probe: (snapshots, L, H, T, T) float32
-
-    def traces(self, probe: int = 0, model_name: str = "") -> list[tuple[int, AttentionTrace]]:
-        """[(step, trace)] for one probe sentence, in step order."""
-        if not 0 <= probe < len(self.texts):
-            raise IndexError(f"probe {probe} does not exist; there are {len(self.texts)}")
-        weights = self.weights[probe]
-        weights = weights / np.maximum(weights.sum(-1, keepdims=True), 1e-12)  # undo float16 rounding
-        order = np.argsort(self.steps, kind="stable")
-        return [(int(self.steps[i]), AttentionTrace(weights[i], self.tokens[probe], causal=self.causal,
-                                                    model_name=model_name, notes=[f"training step {self.steps[i]}"]))
-                for i in order]
-
-
-def has_replay(folder: str | Path) -> bool:
-    """Whether a folder holds replay files (cheap: no reading)."""
-    return (Path(folder) / REPLAY_JSON).is_file() and (Path(folder) / REPLAY_WEIGHTS).is_file()
-
-
-def load_replay(folder: str | Path) -> Replay | None:
-    """The replay recorded in a checkpoint folder; None when there is none (or it cannot be read)."""
-    folder = Path(folder)
-    try:
-        document = json.loads((folder / REPLAY_JSON).read_text(encoding="utf-8"))
-        arrays = load_file(str(folder / REPLAY_WEIGHTS))
-        texts, steps = list(document["texts"]), [int(s) for s in document["steps"]]
-        weights = [arrays[f"probe{i}"].astype(np.float32) for i in range(len(texts))]
-    except (OSError, ValueError, KeyError, TypeError, SafetensorError):
-        return None
-    if any(w.shape[0] != len(steps) for w in weights):
-        return None
-    return Replay(texts, [list(t) for t in document["tokens"]], steps,
-                  [(int(s), float(v)) for s, v in document.get("loss", [])], bool(document.get("causal")), weights)
+        write_replay(folder, arrays, document)

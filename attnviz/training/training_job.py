@@ -15,7 +15,8 @@ from typing import Callable
 
 import torch
 
-from attnviz.store.checkpoint import TASK_MODEL_KIND, is_attnviz_checkpoint, load_checkpoint, save_checkpoint
+from attnviz.store.checkpoint import is_attnviz_checkpoint, load_checkpoint, save_checkpoint
+from attnviz.store.checkpoint_checks import TASK_MODEL_KIND
 from attnviz.training.data import default_data_root
 from attnviz.training.data import LM_DEV_FRACTION, NER_LABELS, SENTIMENT_LABELS, load_task, read_task_file, split_tail
 from attnviz.training.evaluate import evaluate_lm, evaluate_ner, evaluate_sentiment
@@ -173,7 +174,7 @@ def run_job(spec: JobSpec, on_progress: Callable[[Progress], None] | None = None
 
     recorder = None
     if spec.replay_texts:
-        from attnviz.analysis.replay import ReplayRecorder
+        from attnviz.training.replay_recorder import ReplayRecorder
         recorder = ReplayRecorder(list(spec.replay_texts), tokenizer, spec.task, spec.replay_every)
         recorder.prepare(model.config.max_len)  # a probe the tokenizer cannot read fails before training
 

@@ -10,14 +10,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
 import streamlit as st
 import torch
 
-import attnviz
+from attnviz.bundles.loading import load
 from attnviz.text import display
 from attnviz.bundles import registry
 from attnviz.store.checkpoint import CONFIG_FILE, CheckpointError
@@ -25,17 +24,17 @@ from attnviz.device import describe_device, pick_device
 from attnviz.errors import InputError
 from attnviz.bundles.registry import ModelEntry
 from attnviz.trace import AttentionTrace
+from attnviz.ui.hosting import max_text_chars
+from attnviz.ui.safe_text import escape_markdown
 
 log = logging.getLogger("attnviz.ui")
 
 USER_ERRORS = (InputError, CheckpointError, ValueError, IndexError, OSError, MemoryError)
-MAX_TEXT_CHARS = 100_000        # longer pastes are cut here before tokenising (the model cuts further)
 MAX_URL_TEXT = 4_000            # longer texts are not put into the shareable URL (the page says so)
 MAX_DOWNLOAD_WEIGHTS = 2_000_000  # bigger traces are not offered as CSV/JSON (hundreds of MB of text)
 MODEL_VIEW_MAX_CELLS = 1_500_000  # the all-heads grid is cropped to stay below this many cells
 CHOICES_KEY, SHARED_TEXT_KEY = "_attnviz_model_choices", "_attnviz_shared_text"
 PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=^&\"'%@/])")
 
 
 # ------------------------------------------------------------------------------------ navigation
@@ -92,7 +91,7 @@ def _config_mtime(source: str) -> int:
 @st.cache_resource(show_spinner="Loading the model…", max_entries=12)
 def _load_cached(source: str, mtime: int, device: str):
     del mtime  # only part of the key: a retrained model (new config.json) is loaded afresh
-    return attnviz.load(source, device=device)
+    return load(source, device=device)
 
 
 def load_model(source: str | ModelEntry):
@@ -122,7 +121,6 @@ def _word_ids(bundle, text: str, n_tokens: int) -> list[int | None] | None:
 
 def clip_text(text: str) -> tuple[str, str | None]:
     """The text cut to MAX_TEXT_CHARS (hosted mode: its smaller limit), and a note when it was cut."""
-    from attnviz.ui.hosting import max_text_chars
     limit = max_text_chars()
     if len(text) <= limit:
         return text, None
@@ -257,13 +255,6 @@ def layer_head_pickers(n_layers: int, n_heads: int, key: str) -> tuple[int, int]
 
 
 # ----------------------------------------------------------------------------- safe text, errors
-
-def escape_markdown(text: object) -> str:
-    """`text` made inert for st.markdown: every markdown/HTML/LaTeX/directive character is
-    backslash-escaped, so user text is shown as typed and never becomes a tag, link or formula."""
-    text = str(text).replace("\r\n", "\n").replace("\r", "\n")
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
-
 
 def badge(text: object, color: str = "gray") -> str:
     """Markdown for a coloured badge around escaped text (newlines shown as ⏎)."""

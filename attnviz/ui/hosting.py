@@ -6,7 +6,7 @@ import streamlit as st
 from attnviz import hosted
 
 from attnviz.bundles import registry
-from attnviz.ui.core import MAX_TEXT_CHARS, escape_markdown
+from attnviz.ui.safe_text import MAX_TEXT_CHARS, escape_markdown
 
 
 def is_hosted() -> bool:
