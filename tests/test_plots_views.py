@@ -134,3 +134,18 @@ def test_a_big_model_view_becomes_the_pooled_picture():
     big = plots.model_view(random_trace(n_layers=2, n_heads=4, n=300))
     assert big.data[0].type == "image" and len(big.to_json()) < 500_000
     assert list(big.layout.xaxis.ticktext) == ["H0", "H1", "H2", "H3"]
+
+
+def test_query_key_panels_carry_their_own_titles():
+    """Each drawn cell is titled, the title centred over its own x axis (they were off by one row)."""
+    from attnviz.bundles.query_key import QueryKey
+    from attnviz.plots import qk as plots_qk
+    rng = np.random.default_rng(0)
+    vectors = QueryKey(q=rng.normal(size=(4, 8)).astype(np.float32), k=rng.normal(size=(4, 8)).astype(np.float32),
+                       tokens=["a", "b", "c", "d"], layer=0, head=1, causal=False)
+    fig = plots_qk.query_key_figure(vectors, 2)
+    titles = {a.text: a.x for a in fig.layout.annotations}
+    assert list(titles) == list(plots_qk.PANEL_TITLES)
+    for title, axis in zip(plots_qk.PANEL_TITLES[1:], ("xaxis2", "xaxis3", "xaxis4", "xaxis5")):
+        low, high = fig.layout[axis].domain
+        assert titles[title] == pytest.approx((low + high) / 2), title

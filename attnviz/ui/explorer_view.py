@@ -21,7 +21,7 @@ from attnviz.plots import lines as plots_lines
 from attnviz.plots import qk as plots_qk
 from attnviz.trace import AttentionTrace
 from attnviz.ui.core import index_picker
-from attnviz.ui.url_state import url_int, url_set
+from attnviz.ui.url_state import seed_from_url, toggle_synced, url_set
 from attnviz.ui.views import plot
 
 
@@ -53,12 +53,9 @@ def _on_grid_click(grid_key: str, layer_key: str, head_key: str, n_layers: int, 
 
 
 def layer_head_from_url(trace: AttentionTrace, layer_key: str, head_key: str) -> None:
-    """On open, the URL's ?layer= and ?head= (when in range) seed the sliders."""
-    for key, param, n in ((layer_key, "layer", trace.n_layers), (head_key, "head", trace.n_heads)):
-        if key not in st.session_state:
-            value = url_int(param, n)
-            if value is not None:
-                st.session_state[key] = value
+    """On open, the URL's ?layer= and ?head= (when valid) seed the sliders; others get a notice."""
+    seed_from_url(layer_key, "layer", trace.n_layers)
+    seed_from_url(head_key, "head", trace.n_heads)
 
 
 def offline_html(figures: list[go.Figure]) -> str:
@@ -105,10 +102,10 @@ def explorer_views(trace: AttentionTrace, model_name: str, cache_key: tuple, pre
         plot(plots.mean_heatmap(trace, layer), key=f"{prefix}_mean")
 
     # built only when asked for: both cost a figure (and q/k a forward pass) on every head move
-    if st.toggle("Line view: each query joined to the keys it attends to", key=f"{prefix}_lines_on"):
+    if toggle_synced(st, "Line view: each query joined to the keys it attends to", f"{prefix}_lines_on", "lines"):
         line_view(trace, layer, head, prefix)
-    if bundle is not None and text and st.toggle("Query and key vectors: where the weights come from",
-                                                 key=f"{prefix}_qk_on"):
+    if bundle is not None and text and toggle_synced(
+            st, "Query and key vectors: where the weights come from", f"{prefix}_qk_on", "qk"):
         if trace.tokens == list(bundle.encode(text).tokens):
             query_key_view(bundle, text, trace, layer, head, prefix, cache_key)
         else:
@@ -124,15 +121,14 @@ def explorer_views(trace: AttentionTrace, model_name: str, cache_key: tuple, pre
 
 def line_view(trace: AttentionTrace, layer: int, head: int, prefix: str) -> None:
     """BertViz's head view: tokens in two columns, a line from each query to each key it attends to."""
-    heads = st.multiselect("Heads (one colour each)", list(range(trace.n_heads)), default=[head],
+    others = [h for h in range(trace.n_heads) if h != head]
+    extra = st.multiselect(f"Other heads beside head {head} (one colour each)", others,
                            key=f"{prefix}_lines_heads_{trace.n_heads}", format_func=lambda h: f"head {h}")
+    heads = sorted({head, *(h for h in extra if h in others)})  # the slider's head is always drawn
     n = len(trace.query_tokens)
     choices = [None] + list(range(n))
     query = st.selectbox("Only the lines of one query token", choices, key=f"{prefix}_lines_query_{n}",
                          format_func=lambda q: "every query" if q is None else f"#{q} {trace.query_tokens[q]}")
-    if not heads:
-        st.info("Pick at least one head to draw its lines.")
-        return
     figure, note = plots_lines.line_view(trace, layer, sorted(heads), query=query)
     if note:
         st.caption(note)

@@ -139,12 +139,10 @@ def head_view(trace: AttentionTrace, prefix: str, model_name: str, title: str, w
     st.subheader(title)
     if caption:
         st.caption(caption)
-    from attnviz.ui.url_state import url_int, url_set
+    from attnviz.ui.url_state import seed_from_url, url_set
     base = f"{prefix}_{model_name}"  # the keys layer_head_pickers gives its sliders
-    for key, param, n in ((f"{base}_layer_{trace.n_layers}", "layer", trace.n_layers),
-                          (f"{base}_head_{trace.n_heads}", "head", trace.n_heads)):
-        if key not in st.session_state and url_int(param, n) is not None:
-            st.session_state[key] = url_int(param, n)  # a shared link's ?layer= / ?head=
+    seed_from_url(f"{base}_layer_{trace.n_layers}", "layer", trace.n_layers)  # a shared link's ?layer=
+    seed_from_url(f"{base}_head_{trace.n_heads}", "head", trace.n_heads)
     layer, head = layer_head_pickers(trace.n_layers, trace.n_heads, key=base)
     url_set("layer", str(layer))
     url_set("head", str(head))
