@@ -6,13 +6,14 @@ the 5 MB payload bound)."""
 from __future__ import annotations
 
 import json
+import os
 import time
 import urllib.parse
 
 import pytest
 
 import attnviz
-from test_browser import ARTIFACTS, browser, open_page, page, problems, server, settle, shoot  # noqa: F401
+from browser_support import ARTIFACTS, open_page, problems, serve_app, settle, shoot, slow_factor
 
 pytestmark = pytest.mark.browser
 
@@ -35,9 +36,16 @@ def link(**query: str) -> str:
     return "explorer?" + urllib.parse.urlencode({"model": MINILM, **query})
 
 
-def test_a_deep_link_opens_the_same_view_on_a_fresh_server(page, server):
-    """Keep first: the server has served nothing yet."""
-    open_page(page, server, link(text="unbelievably good embeddings", layer="3", head="5",
+@pytest.fixture(scope="module")
+def fresh_server(tmp_path_factory):
+    """A server that has served nothing yet (the shared one has, by now)."""
+    env = dict(os.environ, ATTNVIZ_USER_MODELS=str(tmp_path_factory.mktemp("user_models")))
+    with serve_app(env, "streamlit-fresh.log") as url:
+        yield url
+
+
+def test_a_deep_link_opens_the_same_view_on_a_fresh_server(page, fresh_server):
+    open_page(page, fresh_server, link(text="unbelievably good embeddings", layer="3", head="5",
                                  hide_special="1", merge="1"))
     wait_title(page, "Layer 3, head 5")
     settle(page)
