@@ -69,3 +69,17 @@ def test_line_and_query_key_toggles_go_into_the_link_and_come_back():
     again = open_page("explorer", model=minilm(), text="The cat sat on the mat.", lines="1", qk="1")
     assert_clean(again)
     assert {"explorer_lines", "explorer_qk"} <= set(charts(again))
+
+
+def test_heads_opens_on_a_word_level_model():
+    at = open_page("heads")
+    assert at.selectbox(key="heads_model").value == "sentiment"
+
+
+def test_missing_data_on_a_web_page_names_no_command_line_flag(monkeypatch, tmp_path):
+    import streamlit as st
+    monkeypatch.setenv("ATTNVIZ_DATA", str(tmp_path / "nowhere"))
+    st.cache_data.clear()  # the corpora read by earlier tests in this process
+    at = open_page("heads")
+    shown = " ".join(warnings(at))
+    assert "ATTNVIZ_DATA" in shown and "--data" not in shown, shown
