@@ -68,28 +68,39 @@ def test_picked_head_reads_the_selection_event():
 
 
 def test_long_heatmaps_thin_their_labels_but_name_every_token_on_hover():
-    trace = random_trace(n_layers=1, n_heads=1, n=200)
+    """Between 64 and 128 tokens: numbers, thinned tick labels, every token named in the hover."""
+    trace = random_trace(n_layers=1, n_heads=1, n=100)
     fig = plots.head_heatmap(trace, 0, 0)
-    assert len(fig.layout.xaxis.ticktext) == 25 and fig.layout.xaxis.ticktext[1] == "t8"
+    assert fig.data[0].type == "heatmap"
+    assert len(fig.layout.xaxis.ticktext) == 25 and fig.layout.xaxis.ticktext[1] == "t4"
     assert len(fig.layout.yaxis.ticktext) == 25
-    assert len(fig.data[0].x) == 200 and fig.data[0].x[7] == "#7 t7"
+    assert len(fig.data[0].x) == 100 and fig.data[0].x[7] == "#7 t7"
     assert fig.data[0].text is None
     assert fig.layout.height > plots.head_heatmap(random_trace(n=10), 0, 0).layout.height
 
 
-def test_a_long_text_heatmap_stays_a_column_sized_square_with_few_short_labels():
-    """Regression: 422 tokens gave a 900 px tall figure whose square plot (bounded by the ~470 px
-    column) sat in blank space beside a 900 px colour bar, with 39 overlapping labels per axis."""
-    tokens = ["[CLS]", "antidisestablishment"] + [f"w{i}" for i in range(419)] + ["[SEP]"]
-    weights = np.full((1, 1, 422, 422), 1 / 422, dtype=np.float32)  # (L, H, q, k)
+def test_a_long_text_head_is_a_light_picture_with_a_hover_layer_and_short_labels():
+    """Regression (issue 19): 512 x 512 weights went out as ~1.5 MB of numbers in a 280 x 440 px plot.
+    Now every weight is a pixel of a PNG, and a hover layer names the tokens of each small patch."""
+    from PIL import Image
+    tokens = ["[CLS]", "antidisestablishment"] + [f"w{i}" for i in range(509)] + ["[SEP]"]
+    weights = np.random.default_rng(0).dirichlet(np.full(512, 0.05), size=(1, 1, 512)).astype(np.float32)
     fig = plots.head_heatmap(AttentionTrace(tokens=tokens, weights=weights), 0, 0)
-    assert fig.layout.height <= 560
+    image, hover = fig.data[0], fig.data[1]
+    assert image.type == "image" and hover.type == "heatmap"
+    picture = Image.open(io.BytesIO(base64.b64decode(image.source.split(",", 1)[1])))
+    assert picture.size == (512, 512)
+    pixel = np.asarray(picture.convert("RGB"))
+    darkest = np.unravel_index(weights[0, 0].argmax(), (512, 512))
+    assert pixel[darkest].sum() < pixel[weights[0, 0] == weights[0, 0].min()][0].sum()  # more weight, darker
+    assert len(fig.to_json()) < 600_000
     for axis in (fig.layout.xaxis, fig.layout.yaxis):
         assert len(axis.tickvals) == len(axis.ticktext) <= 25
         assert max(len(t) for t in axis.ticktext) <= 12
-    assert plots.head_heatmap(AttentionTrace(tokens=tokens[:3], weights=np.full(
-        (1, 1, 3, 3), 1 / 3, dtype=np.float32)), 0, 0).layout.xaxis.ticktext[1] == "antidisesta…"
-    assert fig.data[0].x[1] == "#1 antidisestablishment"  # the hover still names the whole token
+    assert np.asarray(hover.z).shape == (64, 64)
+    assert hover.x[0] == "#0-7 [CLS] … w5" and "antidisestablishment" not in hover.x[0]
+    np.testing.assert_allclose(np.asarray(hover.z)[0, 0], weights[0, 0, :8, :8].mean(), atol=1e-4)
+    assert fig.layout.height >= 800  # shown at full width
 
 
 def test_line_view_draws_exactly_the_strong_weights_of_the_chosen_heads():

@@ -15,6 +15,7 @@ import streamlit as st
 from attnviz import plots
 
 from attnviz.plots import grid as plots_grid
+from attnviz.plots.attention import is_picture
 
 from attnviz.plots import lines as plots_lines
 
@@ -80,7 +81,9 @@ def explorer_views(trace: AttentionTrace, model_name: str, cache_key: tuple, pre
     picture = _picture(cache_key, trace)
     if picture.pool > 1:
         st.caption(f"The grid pools {picture.pool} × {picture.pool} tokens into one pixel (their mean "
-                   "weight) so all heads fit on screen; the head below shows every token.")
+                   "weight) so all heads fit on screen, and colours each head from 0 to its own largest "
+                   "pooled weight (pooling averages the peaks away); the head below shows every token "
+                   "on the 0–1 scale.")
     title = f"All heads: {plots._plain(trace.model_name)}" if trace.model_name else "All heads"
     grid = plots_grid.grid_figure(picture, title, selected=(layer, head))
     st.caption("Click a head in the grid to look at it closely below (it is outlined in red).")
@@ -95,11 +98,18 @@ def explorer_views(trace: AttentionTrace, model_name: str, cache_key: tuple, pre
     url_set("layer", str(layer))
     url_set("head", str(head))
     head_fig = plots.head_heatmap(trace, layer, head)
-    head_col, mean_col = st.columns(2)
-    with head_col:
+    if is_picture(len(trace.query_tokens), len(trace.tokens)):  # long text: full width, one pixel a weight
+        st.caption("A long text: the head is drawn as a picture, one pixel per weight; hovering names the "
+                   "tokens and the mean weight of a small patch. The exact numbers are in the downloads.")
         plot(head_fig, key=f"{prefix}_head")
-    with mean_col:
-        plot(plots.mean_heatmap(trace, layer), key=f"{prefix}_mean")
+        if st.toggle("The layer's mean over its heads", key=f"{prefix}_mean_on"):
+            plot(plots.mean_heatmap(trace, layer), key=f"{prefix}_mean")
+    else:
+        head_col, mean_col = st.columns(2)
+        with head_col:
+            plot(head_fig, key=f"{prefix}_head")
+        with mean_col:
+            plot(plots.mean_heatmap(trace, layer), key=f"{prefix}_mean")
 
     # built only when asked for: both cost a figure (and q/k a forward pass) on every head move
     if toggle_synced(st, "Line view: each query joined to the keys it attends to", f"{prefix}_lines_on", "lines"):
