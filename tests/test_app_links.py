@@ -83,3 +83,25 @@ def test_missing_data_on_a_web_page_names_no_command_line_flag(monkeypatch, tmp_
     at = open_page("heads")
     shown = " ".join(warnings(at))
     assert "ATTNVIZ_DATA" in shown and "--data" not in shown, shown
+
+
+def test_a_512_token_trace_is_offered_as_a_compressed_numpy_file():
+    """Regression (issue 19): CSV/JSON were disabled at 512 tokens with advice to hide special tokens."""
+    import io
+
+    import numpy as np
+
+    from attnviz.trace import AttentionTrace
+    from attnviz.ui.views import trace_npz
+    weights = np.random.default_rng(1).dirichlet(np.ones(5), size=(2, 3, 5)).astype(np.float32)
+    trace = AttentionTrace(weights=weights, tokens=list("abcde"))
+    saved = np.load(io.BytesIO(trace_npz(trace)))
+    np.testing.assert_array_equal(saved["weights"], weights)
+    assert list(saved["tokens"]) == list("abcde") and list(saved["query_tokens"]) == list("abcde")
+
+    text = " ".join(["word"] * 600)
+    at = open_page("explorer", model=minilm(), text=text)
+    assert_clean(at)
+    buttons = {b.proto.label: b.proto for b in at.get("download_button")}
+    assert "Numbers (NumPy, compressed)" in buttons and not buttons["Numbers (NumPy, compressed)"].disabled
+    assert not any(b.disabled for b in buttons.values())
