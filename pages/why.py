@@ -79,11 +79,11 @@ def head_switches(bundle, source: str, text: str, position: int | None) -> None:
     for pair, key in keys.items():
         if key not in st.session_state:  # first drawing for this model: the URL says which heads are off
             st.session_state[key] = pair not in from_url
-    for layer in range(bundle.n_layers):
-        columns = st.columns([2] + [1] * bundle.n_heads, gap="small")
-        columns[0].caption(f"Layer {layer}")
+    for layer in range(bundle.n_layers):  # a row that wraps (columns would stack 12 deep on a phone)
+        row = st.container(horizontal=True, gap="small", vertical_alignment="center")
+        row.caption(f"Layer {layer}", width=64)
         for head in range(bundle.n_heads):
-            columns[head + 1].checkbox(str(head), key=keys[(layer, head)])
+            row.checkbox(str(head), key=keys[(layer, head)], width="content")
     st.button("Switch all heads on", key="why_all_on", on_click=switch_all_on, args=(list(keys.values()),))
     off = [pair for pair, key in keys.items() if not st.session_state.get(key, True)]
     if off:

@@ -55,8 +55,22 @@ def test_grid_picture_places_each_head_and_outlines_the_chosen_one():
 def test_long_texts_are_pooled_to_a_small_picture():
     trace = random_trace(n_layers=1, n_heads=2, n=500)
     picture = grid_picture(trace)
-    assert picture.pool == 6 and picture.block_w == 84
+    assert picture.pool == 8 and picture.block_w == 63
     assert len(picture.source) < 200_000
+
+
+def test_a_pooled_grid_colours_each_head_to_its_own_maximum():
+    """Regression (issue 19): pooled 512-token grids were nearly white on the 0..1 scale."""
+    from PIL import Image
+    trace = random_trace(n_layers=1, n_heads=2, n=500)
+    trace.weights[0, 1] *= 0.5  # head 1 weaker everywhere (rows no longer sum to 1: fine for a picture)
+    picture = grid_picture(trace)
+    assert picture.per_head
+    levels = np.asarray(Image.open(io.BytesIO(base64.b64decode(picture.source.split(",", 1)[1]))))
+    for head in range(2):
+        x0 = head * (picture.block_w + picture.gap)
+        assert levels[:picture.block_h, x0:x0 + picture.block_w].max() == 254  # darkest colour reached
+    assert not grid_picture(random_trace(n_layers=1, n_heads=2, n=20)).per_head  # unpooled: the 0..1 scale
 
 
 def test_picked_head_reads_the_selection_event():
