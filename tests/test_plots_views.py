@@ -174,3 +174,11 @@ def test_query_key_panels_carry_their_own_titles():
     for title, axis in zip(plots_qk.PANEL_TITLES[1:], ("xaxis2", "xaxis3", "xaxis4", "xaxis5")):
         low, high = fig.layout[axis].domain
         assert titles[title] == pytest.approx((low + high) / 2), title
+
+
+def test_probability_labels_fit_right_of_a_full_bar():
+    """Regression (issue 19): "1.00(" and "0.998" were cut at the plot's right edge."""
+    fig = plots.probability_bar(["positive", "negative"], [0.998, 0.002])
+    assert fig.data[0].textposition == "outside" and fig.data[0].text[0] == "0.998"
+    assert fig.layout.xaxis.range[1] >= 0.998 + 0.15  # ~5 characters at the bars' scale
+    assert max(fig.layout.xaxis.tickvals) == 1.0
