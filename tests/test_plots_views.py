@@ -182,3 +182,11 @@ def test_probability_labels_fit_right_of_a_full_bar():
     assert fig.data[0].textposition == "outside" and fig.data[0].text[0] == "0.998"
     assert fig.layout.xaxis.range[1] >= 0.998 + 0.15  # ~5 characters at the bars' scale
     assert max(fig.layout.xaxis.tickvals) == 1.0
+
+
+def test_a_long_line_view_starts_at_its_first_token_with_no_blank_band():
+    """Regression (issue 19): at 512 tokens the line view left ~500 px blank above its lines."""
+    trace = random_trace(n_layers=1, n_heads=1, n=512)
+    fig, _ = line_view(trace, 0, [0])
+    assert list(fig.layout.yaxis.range) == [511.5, -0.5] and fig.layout.yaxis.autorange is False
+    assert fig.layout.height == 9000
