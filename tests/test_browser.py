@@ -83,3 +83,7 @@ def test_every_page_opens_without_errors(page, server, name):
     open_page(page, server, "" if name == "home" else name)  # the default page lives at the root URL
     shoot(page, f"page-{name}")
     assert problems(page) == []
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: the same page re-laid out
+    settle(page, quiet_s=0.5)
+    shoot(page, f"page-{name}-390")
+    assert problems(page) == []
