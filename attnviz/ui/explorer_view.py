@@ -97,13 +97,18 @@ def explorer_views(trace: AttentionTrace, model_name: str, cache_key: tuple, pre
     head = index_picker("Head", trace.n_heads, head_key, right)
     url_set("layer", str(layer))
     url_set("head", str(head))
-    head_fig = plots.head_heatmap(trace, layer, head)
-    if is_picture(len(trace.query_tokens), len(trace.tokens)):  # long text: full width, one pixel a weight
-        st.caption("A long text: the head is drawn as a picture, one pixel per weight; hovering names the "
-                   "tokens and the mean weight of a small patch. The exact numbers are in the downloads.")
+    long_text = is_picture(len(trace.query_tokens), len(trace.tokens))
+    # a long text spreads each row's weight thin: colour 0..the head's own largest weight (its colour bar)
+    top = float(max(trace.head(layer, head).max(), 1e-6)) if long_text else 1.0
+    head_fig = plots.head_heatmap(trace, layer, head, zmax=top)
+    if long_text:  # full width, one pixel a weight
+        st.caption(f"A long text: the head is drawn as a picture, one pixel per weight, coloured from 0 to its "
+                   f"largest weight ({top:.3f}, see the colour bar); hovering names the tokens and the mean "
+                   "weight of a small patch. The exact numbers are in the downloads.")
         plot(head_fig, key=f"{prefix}_head")
         if st.toggle("The layer's mean over its heads", key=f"{prefix}_mean_on"):
-            plot(plots.mean_heatmap(trace, layer), key=f"{prefix}_mean")
+            mean = trace.mean_over_heads(layer)
+            plot(plots.mean_heatmap(trace, layer, zmax=float(max(mean.max(), 1e-6))), key=f"{prefix}_mean")
     else:
         head_col, mean_col = st.columns(2)
         with head_col:
