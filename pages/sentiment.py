@@ -15,6 +15,8 @@ st.caption("A classifier reads the sentence, averages its last layer over all to
            "and says positive or negative.")
 
 entry = ui.model_picker(task="sentiment", key="sentiment_model")
+if entry is not None:
+    st.caption(f"Model: {ui.escape_markdown(entry.name)}. Another model: the sidebar (» at the top left on a phone).")
 text = ui.text_input_synced("Sentence", key=TEXT_KEY, default=EXAMPLES[0], placeholder="Type a review")
 ui.example_buttons(EXAMPLES, TEXT_KEY)
 with st.expander("Where this model fails (labelled examples)"):

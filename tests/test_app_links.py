@@ -105,3 +105,11 @@ def test_a_512_token_trace_is_offered_as_a_compressed_numpy_file():
     buttons = {b.proto.label: b.proto for b in at.get("download_button")}
     assert "Numbers (NumPy, compressed)" in buttons and not buttons["Numbers (NumPy, compressed)"].disabled
     assert not any(b.disabled for b in buttons.values())
+
+
+@pytest.mark.parametrize("page", ["explorer", "sentiment", "ner"])
+def test_the_main_area_points_to_the_model_picker(page):
+    """On a phone the sidebar is closed: the main area names the model and where to change it."""
+    at = open_page(page)
+    assert_clean(at)
+    assert any("Another model: the sidebar" in c.value for c in at.caption)
