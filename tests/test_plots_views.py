@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from attnviz import plots
-from attnviz.plots.grid import grid_figure, grid_picture, picked_head, pool_blocks
+from attnviz.plots.grid import LEVELS, grid_figure, grid_picture, picked_head, pool_blocks
 from attnviz.plots.lines import line_view
 from attnviz.trace import AttentionTrace
 
@@ -69,7 +69,7 @@ def test_a_pooled_grid_colours_each_head_to_its_own_maximum():
     levels = np.asarray(Image.open(io.BytesIO(base64.b64decode(picture.source.split(",", 1)[1]))))
     for head in range(2):
         x0 = head * (picture.block_w + picture.gap)
-        assert levels[:picture.block_h, x0:x0 + picture.block_w].max() == 254  # darkest colour reached
+        assert levels[:picture.block_h, x0:x0 + picture.block_w].max() == LEVELS - 1  # darkest colour reached
     assert not grid_picture(random_trace(n_layers=1, n_heads=2, n=20)).per_head  # unpooled: the 0..1 scale
 
 

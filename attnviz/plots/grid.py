@@ -24,6 +24,7 @@ GRID_SCALE = "Blues"
 MAX_BLOCK = 64       # pixels per head block side, at most (about its size on screen: 12 heads in ~900 px)
 OUTLINE = "#d62728"
 WHITE_INDEX = 255    # palette index of the white gaps between blocks
+LEVELS = 64          # colour steps of a picture: finer steps are invisible and compress far worse
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ def grid_picture(trace: AttentionTrace, zmax: float = 1.0, max_block: int = MAX_
     gap = max(1, round(max(block_h, block_w) / 15))
     per_head = pool > 1  # pooling averages the peaks away: 0..1 would leave the grid nearly white
     top = blocks.max(axis=(2, 3), keepdims=True) if per_head else np.float32(zmax)  # (L, H, 1, 1)
-    levels = np.clip(np.round(blocks / np.maximum(top, 1e-6) * 254), 0, 254).astype(np.uint8)
+    levels = np.clip(np.round(blocks / np.maximum(top, 1e-6) * (LEVELS - 1)), 0, LEVELS - 1).astype(np.uint8)
     canvas = np.full((n_layers, block_h + gap, n_heads, block_w + gap), WHITE_INDEX, dtype=np.uint8)
     canvas[:, :block_h, :, :block_w] = levels.transpose(0, 2, 1, 3)  # (L, bq, H, bk)
     canvas = canvas.reshape(n_layers * (block_h + gap), n_heads * (block_w + gap))
@@ -150,11 +151,12 @@ def picked_head(selection: object, n_layers: int, n_heads: int) -> tuple[int, in
 
 
 def _palette_png(levels: np.ndarray, scale: str) -> str:
-    """A [rows, cols] uint8 array of colour levels (0..254 along `scale`, WHITE_INDEX white) as a
+    """A [rows, cols] uint8 array of colour levels (0..LEVELS-1 along `scale`, WHITE_INDEX white) as a
     palette PNG data URI: one byte a pixel before compression, about a third of RGB's size."""
     from PIL import Image
 
-    palette = np.vstack([_colour_table(scale, levels=255), np.full((1, 3), 255, dtype=np.uint8)])  # (256, 3)
+    palette = np.vstack([_colour_table(scale, levels=LEVELS),
+                         np.full((256 - LEVELS, 3), 255, dtype=np.uint8)])  # (256, 3): the rest white
     image = Image.fromarray(levels, "P")
     image.putpalette(palette.ravel().tolist())
     buffer = io.BytesIO()
@@ -164,5 +166,5 @@ def _palette_png(levels: np.ndarray, scale: str) -> str:
 
 def matrix_png(matrix: np.ndarray, zmax: float = 1.0, scale: str = GRID_SCALE) -> str:
     """One [rows, cols] matrix as a PNG data URI, one pixel per weight, coloured 0..zmax."""
-    levels = np.clip(np.round(np.asarray(matrix, dtype=np.float32) / zmax * 254), 0, 254).astype(np.uint8)
+    levels = np.clip(np.round(np.asarray(matrix, dtype=np.float32) / zmax * (LEVELS - 1)), 0, LEVELS - 1).astype(np.uint8)
     return _palette_png(levels, scale)
