@@ -18,6 +18,7 @@ EXAMPLES = [
     "Marie Curie worked in Paris with Pierre Curie.",
 ]
 TEXT_KEY = "explorer_text"
+MODEL_POINTER = "Another model: the sidebar (» at the top left on a phone)."
 
 ui.ensure_app()
 st.title("Attention explorer")
@@ -47,7 +48,7 @@ if entry is not None and ui.require_text(text):
         with st.spinner("Reading the text through every head…"):
             trace = ui.get_trace(entry, text, hide_special=hide_special, merge_pieces=merge)
         st.caption(f"{ui.escape_markdown(entry.name)}: {bundle.n_layers} layers × {bundle.n_heads} heads, "
-                   f"task {ui.escape_markdown(bundle.task)}")
+                   f"task {ui.escape_markdown(bundle.task)}. {MODEL_POINTER}")
         ui.show_notes(trace, skip=[display.MERGE_NOTE])
         if merge and display.MERGE_NOTE not in trace.notes:
             right.caption("This text has no word pieces to merge: every token is already a whole word.")

@@ -25,7 +25,7 @@ rule = head_role.__doc__.split("attend broadly (high entropy):", 1)[-1]
 st.code("\n".join(line.strip() for line in rule.strip().splitlines()), language=None)
 st.caption("After Clark et al. 2019, “What does BERT look at? An Analysis of BERT's Attention”.")
 
-entry = ui.model_picker(key="heads_model", label="Model")
+entry = ui.model_picker(key="heads_model", label="Model", default="sentiment")  # word-level, not the char LM
 picked = av.corpus_picker("heads")
 if entry is not None and picked is not None:
     described, texts = picked
