@@ -44,7 +44,9 @@ def check_texts(name: str, value, high: int = MAX_TEXTS) -> list[str]:
     if not isinstance(value, Sequence):
         raise InputError(f"{name} must be a text or a list of texts, got {type(value).__name__}")
     texts = [check_text(f"{name}[{i}]", text) for i, text in enumerate(value)]
-    if not 1 <= len(texts) <= high:
+    if not texts:
+        raise InputError(f"{name}: needs at least one text (from 1 to {high})")
+    if len(texts) > high:
         raise InputError(f"{name} must hold from 1 to {high} texts, got {len(texts)}")
     return texts
 

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from attnviz.analysis.rollout import rollout
-from attnviz.analysis.targets import Attribution, Target, choose_target, slot_probabilities, target_logit  # noqa: F401 (re-exported)
+from attnviz.analysis.targets import require_prediction, Attribution, Target, choose_target, slot_probabilities, target_logit  # noqa: F401 (re-exported)
 from attnviz.analysis.arguments import MAX_STEPS, check_choice, check_int, check_optional_int, check_text
 from attnviz.analysis.occlusion import PERTURBATIONS, occlusion
 from attnviz.errors import InputError
@@ -101,14 +101,14 @@ def attribute(bundle, text: str, method: str = "integrated_gradients", target: i
     perturb: occlusion's "delete" (the token leaves the id sequence) or "mask" (the mask token replaces it).
     """
     check_text("text", text)
-    method = check_choice("method", method, METHODS)
+    if not isinstance(method, str) or method not in METHODS:
+        raise InputError(f"unknown attribution method {method!r}; method must be one of {list(METHODS)}")
     perturb = check_choice("perturb", perturb, PERTURBATIONS)
     steps = check_int("steps", steps, 1, MAX_STEPS)
     position = check_optional_int("position", position, 0, 1_000_000)
     if target is not None and (isinstance(target, bool) or not isinstance(target, (int, str))):
         raise InputError(f"target must be a label or token (text) or its index, got {type(target).__name__}")
-    if bundle.task == "encoder":
-        raise InputError(f"{bundle.name} is an encoder without a task head: there is no prediction to explain.")
+    require_prediction(bundle)
     if method == "occlusion":
         return occlusion(bundle, text, target, position, perturb)
     inputs = bundle.embedding_inputs(text)

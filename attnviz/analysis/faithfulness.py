@@ -28,7 +28,7 @@ from attnviz.analysis.attribution import DEFAULT_STEPS, METHODS, attribute
 from attnviz.analysis.bootstrap import mean_interval, resample_indices
 from attnviz.analysis.id_runs import Encoding, encode_ids, logits_for, mask_id
 from attnviz.analysis.occlusion import PERTURBATIONS, perturbed
-from attnviz.analysis.targets import Target, choose_target, probability_of
+from attnviz.analysis.targets import require_prediction, Target, choose_target, probability_of
 from attnviz.errors import InputError
 
 AOPC_BINS = (0.01, 0.05, 0.1, 0.2, 0.5)
@@ -164,8 +164,7 @@ def faithfulness(bundle, texts: Sequence[str] | str, methods: Sequence[str] | No
     seed = check_int("seed", seed, 0, 2**32 - 1)
     perturb = check_choice("perturb", perturb, PERTURBATIONS)
     steps = check_int("steps", steps, 1, MAX_STEPS)
-    if bundle.task == "encoder":
-        raise InputError(f"{bundle.name} is an encoder without a task head: there is no prediction to explain.")
+    require_prediction(bundle)
     per_text: dict[str, list[TextResult]] = {m: [] for m in methods}
     seconds = dict.fromkeys(methods, 0.0)
     skipped: list[str] = []

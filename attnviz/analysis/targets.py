@@ -135,3 +135,9 @@ def probability_of(logits: torch.Tensor, target: Target, position: int | None = 
     else:
         row = logits[position]
     return float(torch.softmax(row.double(), -1)[target.index])
+
+
+def require_prediction(bundle) -> None:
+    """An InputError for a bundle with no task head (a bare encoder): there is nothing to explain."""
+    if getattr(bundle, "task", None) == "encoder":
+        raise InputError(f"{bundle.name} is an encoder without a task head: there is no prediction to explain.")
