@@ -62,7 +62,7 @@ def choose_target(bundle, logits: torch.Tensor, target: int | str | None = None,
     """The logit to explain in `logits` (one text's model output); defaults to the prediction.
 
     Sentence labels: the predicted label. Tagger: the predicted tag of token `position` (default: the
-    token whose predicted entity tag is most confident, else the first). LM: the next token after the text.
+    token whose predicted entity tag is most confident; an InputError "no entity found" when every tag is O). LM: the next token after the text.
     """
     task = bundle.task
     if task == "encoder" or logits is None:
@@ -75,7 +75,9 @@ def choose_target(bundle, logits: torch.Tensor, target: int | str | None = None,
                 probs = torch.softmax(logits, -1)  # (T, tags)
                 best = probs.max(-1)
                 entity = [i for i in range(n_tokens) if labels[int(best.indices[i])] != "O"]
-                position = max(entity, key=lambda i: float(best.values[i])) if entity else 0
+                if not entity:
+                    raise InputError("No entity found in this text: every token is tagged O. Pick a token to explain.")
+                position = max(entity, key=lambda i: float(best.values[i]))
             if not 0 <= position < n_tokens:
                 raise InputError(f"there is no token {position}: the text has {n_tokens} tokens")
             row = logits[position]

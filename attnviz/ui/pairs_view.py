@@ -7,6 +7,7 @@ from attnviz.analysis.id_runs import is_ours
 from attnviz.analysis.minimal_pairs import MinimalPair
 from attnviz.analysis.patching import PatchResult, patch
 from attnviz.bundles.registry import ModelEntry
+from attnviz.errors import InputError
 from attnviz.plots import explain as plots_explain
 from attnviz.ui.core import _config_mtime, _load_cached, app_device, escape_markdown, layer_head_pickers
 from attnviz.ui.views import plot
@@ -35,8 +36,13 @@ def patching_view(bundle, entry: ModelEntry, text_a: str, text_b: str) -> None:
             return
     bar = st.progress(0.0, text="Patching…")
     key = (entry.source, _config_mtime(entry.source), str(app_device()), clean, corrupt)
-    residual = _patch(*key, "residual", _progress=lambda f, m: bar.progress(f / 2, text=m))
-    heads = _patch(*key, "heads", _progress=lambda f, m: bar.progress(0.5 + f / 2, text=m))
+    try:
+        residual = _patch(*key, "residual", _progress=lambda f, m: bar.progress(f / 2, text=m))
+        heads = _patch(*key, "heads", _progress=lambda f, m: bar.progress(0.5 + f / 2, text=m))
+    except InputError as error:  # equal texts, nothing aligned: said plainly, the rest of the page goes on
+        bar.empty()
+        st.info(escape_markdown(error))
+        return
     bar.empty()
     st.caption(f"Sentence {names[1]} is run again with one site taken from sentence {names[0]}; each cell is the "
                f"share of the gap in {escape_markdown(residual.metric)} ({residual.corrupt_score:.3f} in "
