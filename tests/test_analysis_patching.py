@@ -108,3 +108,9 @@ def test_wrong_arguments_name_themselves(sentiment):
         patch(sentiment, CLEAN, CORRUPT, site="mlp")
     with pytest.raises(InputError, match="clean"):
         patch(sentiment, None, CORRUPT)
+
+
+def test_tagger_pair_of_different_lengths():
+    ner = attnviz.load("ner")
+    result = patch(ner, "John lives in Paris.", "John lives in the park.")
+    assert result.restored.shape[0] == ner.n_layers + 1 and result.clean_score != result.corrupt_score

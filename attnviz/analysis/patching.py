@@ -58,7 +58,7 @@ def _recorder(store: dict) -> ActivationEdit:
 
 
 def default_metric(bundle, clean_logits: torch.Tensor, corrupt_logits: torch.Tensor, corrupt_position: int | None,
-                   clean_position: int | None) -> tuple[Metric, str]:
+                   clean_position: int | None) -> tuple[Metric, Metric, str]:
     """logit(clean prediction) - logit(corrupt prediction) at the deciding slot of the corrupt run; when both
     predict the same, the clean prediction against its runner-up."""
     def row(logits, position):
@@ -74,13 +74,12 @@ def default_metric(bundle, clean_logits: torch.Tensor, corrupt_logits: torch.Ten
     name = (lambda i: names[i]) if names else (lambda i: repr(bundle.tokenizer.decode([i]) if hasattr(
         bundle.tokenizer, "convert_ids_to_tokens") else bundle.tokenizer.id_to_token(i)))
 
-    def metric(logits: torch.Tensor) -> torch.Tensor:  # (N, ...) -> (N,)
-        if logits.dim() == 2:
-            chosen = logits
-        else:
-            chosen = logits[:, corrupt_position if corrupt_position is not None else -1]
-        return (chosen[:, good] - chosen[:, bad]).double()
-    return metric, f"logit({name(good)}) − logit({name(bad)})"
+    def at(position: int | None) -> Metric:
+        def metric(logits: torch.Tensor) -> torch.Tensor:  # (N, ...) -> (N,)
+            chosen = logits if logits.dim() == 2 else logits[:, position if position is not None else -1]
+            return (chosen[:, good] - chosen[:, bad]).double()
+        return metric
+    return at(corrupt_position), at(clean_position), f"logit({name(good)}) − logit({name(bad)})"
 
 
 def _decision_position(bundle, clean_logits, corrupt_logits, pairs, position: int | None) -> tuple[int | None, int | None]:
@@ -122,10 +121,10 @@ def patch(bundle, clean: str, corrupt: str, site: str = "residual", metric: Metr
     corrupt_logits = run_ids(bundle, [b.ids], None if b.cases is None else [b.cases])[0]
     where, where_clean = _decision_position(bundle, clean_logits, corrupt_logits, pairs, position)
     if metric is None:
-        metric, name = default_metric(bundle, clean_logits, corrupt_logits, where, where_clean)
+        metric, clean_metric, name = default_metric(bundle, clean_logits, corrupt_logits, where, where_clean)
     else:
-        name = getattr(metric, "__name__", "metric")
-    clean_score = float(metric(clean_logits[None])[0])
+        clean_metric, name = metric, getattr(metric, "__name__", "metric")
+    clean_score = float(clean_metric(clean_logits[None])[0])
     corrupt_score = float(metric(corrupt_logits[None])[0])
     gap = clean_score - corrupt_score
     if abs(gap) < 1e-6 * max(1.0, abs(clean_score)):
@@ -187,9 +186,9 @@ def patch_everything(bundle, clean: str, corrupt: str, layer: int = 0) -> float:
     corrupt_logits = run_ids(bundle, [b.ids], None if b.cases is None else [b.cases])[0]
     pairs = list(zip(range(len(a.ids)), range(len(b.ids))))
     where, where_clean = _decision_position(bundle, clean_logits, corrupt_logits, pairs, None)
-    metric, _ = default_metric(bundle, clean_logits, corrupt_logits, where, where_clean)
+    metric, clean_metric, _ = default_metric(bundle, clean_logits, corrupt_logits, where, where_clean)
     source = store[("residual", layer)]
     edit = ActivationEdit(residual=lambda at, x: source.to(x.dtype) if at == layer else x)
     patched = run_ids(bundle, [b.ids], None if b.cases is None else [b.cases], edit)
-    clean_score, corrupt_score = float(metric(clean_logits[None])[0]), float(metric(corrupt_logits[None])[0])
+    clean_score, corrupt_score = float(clean_metric(clean_logits[None])[0]), float(metric(corrupt_logits[None])[0])
     return (float(metric(patched)[0]) - corrupt_score) / (clean_score - corrupt_score)
