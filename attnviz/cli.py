@@ -7,7 +7,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from attnviz.cli_faithfulness import add_parser as add_faithfulness, run as run_faithfulness
+from attnviz.analysis.faithfulness_cli import add_parser as add_faithfulness, run as run_faithfulness
 from attnviz.store.checkpoint import CheckpointError, check_replaceable
 from attnviz.training.data import DataError
 from attnviz.errors import InputError

@@ -122,3 +122,15 @@ def test_whole_numbers_still_switch_heads_off():
 def test_minimal_pair_refuses_non_text(sentiment):
     with pytest.raises(InputError, match="text_b"):
         minimal_pair(sentiment, TEXTS[0], ["not", "a", "text"])
+
+
+def test_cli_prints_the_scoreboard_as_json(tmp_path, capsys):
+    import json
+    from attnviz.cli import main
+    out = tmp_path / "table.csv"
+    assert main(["faithfulness", "sentiment", "--data", "sst2", "--split", "dev", "--n", "3", "--methods",
+                 "occlusion,attention", "--json", "--out", str(out)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["texts"] == 3 and {"occlusion", "attention", "random"} <= set(report["seconds_per_sentence"])
+    assert out.read_text().startswith("method,metric,value,ci_low,ci_high,n")
+    assert main(["faithfulness", "sentiment", "--data", "wikiann", "--n", "3"]) == 2  # a ner set for a sentiment model

@@ -1,4 +1,4 @@
-"""python -m attnviz faithfulness: the faithfulness scoreboard of a model's explanations on a data set."""
+"""python -m attnviz faithfulness (the command line lives with the analysis it runs): the faithfulness scoreboard of a model's explanations on a data set."""
 from __future__ import annotations
 
 import argparse
@@ -60,13 +60,13 @@ def _bar(done: float, message: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import attnviz
     from attnviz.analysis.faithfulness import faithfulness
+    from attnviz.bundles.loading import load
     from attnviz.errors import InputError
 
     if not 1 <= args.n <= MAX_N:
         raise InputError(f"--n must be from 1 to {MAX_N:,}, got {args.n}")
-    bundle = attnviz.load(args.checkpoint)
+    bundle = load(args.checkpoint)
     task = "sentiment" if bundle.task == "classification" else bundle.task
     texts = load_texts(args.data, args.split, task, args.n)
     methods = None if args.methods is None else [m.strip() for m in args.methods.split(",") if m.strip()]
