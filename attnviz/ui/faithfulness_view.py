@@ -38,7 +38,7 @@ def sample_picker(task: str, key: str) -> list[str] | None:
         st.warning(f"The shared data cannot be read: {escape_markdown(error)}. Set ATTNVIZ_DATA to the data folder.")
         return None
     upper = min(50 if is_hosted() else 200, len(sentences))
-    size = st.slider(f"Sentences of {name} (the first N)", 5, upper, min(30, upper), key=f"{key}_size")
+    size = st.slider(f"Sentences of {name} (the first N)", 5, upper, min(10, upper), key=f"{key}_size")
     return sentences[:size]
 
 
