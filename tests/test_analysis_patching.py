@@ -43,22 +43,25 @@ def test_equal_texts_have_no_gap_and_say_so(sentiment):
         patch(sentiment, CLEAN, CLEAN)
 
 
+def restored_alone(bundle, result, kind: str, layer: int, index: int) -> float:
+    """One site patched by hand, unbatched: residual position `index` or head `index` of `layer` from the
+    clean run into the corrupt one -> the share of the gap restored (positive minus negative logit)."""
+    a, b = encode_ids(bundle, CLEAN), encode_ids(bundle, CORRUPT)
+    store = {}
+    run_ids(bundle, [a.ids], edit=ActivationEdit(**{kind: lambda at, t: store.setdefault(at, t.clone()) * 0 + t}))
+
+    def one(at, t):
+        if at == layer:
+            t = t.clone()
+            t[0, index] = store[layer][0, index]  # residual (1, T, d): a position; context (1, H, T, d): a head
+        return t
+    patched = run_ids(bundle, [b.ids], edit=ActivationEdit(**{kind: one}))[0]
+    return (float(patched[1] - patched[0]) - result.corrupt_score) / (result.clean_score - result.corrupt_score)
+
+
 def test_batched_sweep_equals_one_site_patched_alone(sentiment):
     result = patch(sentiment, CLEAN, CORRUPT, site="residual")
-    a, b = encode_ids(sentiment, CLEAN), encode_ids(sentiment, CORRUPT)
-    layer, position = 2, 4
-    store = {}
-    run_ids(sentiment, [a.ids], edit=ActivationEdit(residual=lambda at, x: store.setdefault(at, x.clone()) * 0 + x))
-
-    def one(at, x):
-        if at == layer:
-            x = x.clone()
-            x[0, position] = store[layer][0, position]
-        return x
-    patched = run_ids(sentiment, [b.ids], edit=ActivationEdit(residual=one))[0]
-    gap = result.clean_score - result.corrupt_score
-    expected = (float(patched[1] - patched[0]) - result.corrupt_score) / gap  # positive minus negative
-    assert result.restored[layer, position] == pytest.approx(expected, abs=1e-4)
+    assert result.restored[2, 4] == pytest.approx(restored_alone(sentiment, result, "residual", 2, 4), abs=1e-4)
     # the edited word at the first layer carries the whole decision (the other positions are identical)
     assert result.restored[0, 4] == pytest.approx(1.0, abs=1e-5)
 
@@ -66,18 +69,7 @@ def test_batched_sweep_equals_one_site_patched_alone(sentiment):
 def test_heads_site_equals_one_head_patched_alone(sentiment):
     result = patch(sentiment, CLEAN, CORRUPT, site="heads")
     assert result.restored.shape == (6, 12)
-    a, b = encode_ids(sentiment, CLEAN), encode_ids(sentiment, CORRUPT)
-    layer, head, store = 3, 9, {}
-    run_ids(sentiment, [a.ids], edit=ActivationEdit(context=lambda at, c: store.setdefault(at, c.clone()) * 0 + c))
-
-    def one(at, c):
-        if at == layer:
-            c = c.clone()
-            c[0, head] = store[layer][0, head]
-        return c
-    patched = run_ids(sentiment, [b.ids], edit=ActivationEdit(context=one))[0]
-    expected = (float(patched[1] - patched[0]) - result.corrupt_score) / (result.clean_score - result.corrupt_score)
-    assert result.restored[layer, head] == pytest.approx(expected, abs=1e-4)
+    assert result.restored[3, 9] == pytest.approx(restored_alone(sentiment, result, "context", 3, 9), abs=1e-4)
 
 
 def test_different_lengths_patch_aligned_positions_only(sentiment):
