@@ -22,6 +22,7 @@ PAGES = {
     ],
     "Explain": [
         st.Page("pages/why.py", title="Why this prediction?", icon=":material/psychology_alt:", url_path="why"),
+        st.Page("pages/faithfulness.py", title="Faithfulness", icon=":material/fact_check:", url_path="faithfulness"),
         st.Page("pages/minimal_pairs.py", title="Minimal pairs", icon=":material/difference:", url_path="minimal_pairs"),
         st.Page("pages/heads.py", title="Heads", icon=":material/hub:", url_path="heads"),
         st.Page("pages/search.py", title="Corpus search", icon=":material/search:", url_path="search"),

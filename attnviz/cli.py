@@ -1,4 +1,4 @@
-"""The command line: python -m attnviz train | evaluate | predict | generate | bench | prepare."""
+"""The command line: python -m attnviz train | evaluate | predict | generate | faithfulness | bench | prepare."""
 from __future__ import annotations
 
 import argparse
@@ -7,6 +7,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from attnviz.analysis.faithfulness_cli import add_parser as add_faithfulness, run as run_faithfulness
 from attnviz.store.checkpoint import CheckpointError, check_replaceable, is_attnviz_checkpoint
 from attnviz.training.data import DataError
 from attnviz.errors import InputError
@@ -143,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train(sub)
     _add_others(sub)
+    add_faithfulness(sub, HELP_FORMAT)
     return parser
 
 
@@ -304,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_evaluate(args)
         if args.command == "predict":
             return cmd_predict(args)
+        if args.command == "faithfulness":
+            return run_faithfulness(args)
         return cmd_generate(args)
     except USER_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)

@@ -33,10 +33,13 @@ LINKS = [
     ("pages/compare.py", "Compare models", ":material/compare:",
      "the same sentence through two models side by side, and where they differ"),
     ("pages/why.py", "Why this prediction?", ":material/psychology_alt:",
-     "attribution (integrated gradients, gradient × input, rollout) beside attention; switch heads off "
-     "and watch the prediction move"),
+     "attribution (integrated gradients, gradient × input, rollout, occlusion) beside attention; switch "
+     "heads or layers off and watch the prediction move"),
+    ("pages/faithfulness.py", "Faithfulness", ":material/fact_check:",
+     "which explanation to believe: each method's top tokens deleted, scored live with intervals"),
     ("pages/minimal_pairs.py", "Minimal pairs", ":material/difference:",
-     "two sentences that differ in a word: both predictions and which heads changed"),
+     "two sentences that differ in a word: both predictions, which heads changed, and activation patching "
+     "(which layer and position carry the decision)"),
     ("pages/heads.py", "Heads", ":material/hub:",
      "what each head does over many sentences: statistics and roles (previous token, [SEP] sink, ...)"),
     ("pages/search.py", "Corpus search", ":material/search:",

@@ -7,6 +7,7 @@ import streamlit as st
 from attnviz import analysis, ui
 
 from attnviz.plots import analysis as plots_analysis
+from attnviz.ui import pairs_view
 
 TASKS = {"sentiment": "Sentiment", "ner": "Named entities", "lm": "Language model", "all": "Any model"}
 PAIRS = [
@@ -78,6 +79,7 @@ if entry is not None and ui.require_text(text_a, "first sentence") and ui.requir
             else:
                 rows = [{"word": k, "tag in A": a, "tag in B": b} for k, (a, b) in pair.change.items()]
             st.dataframe(pd.DataFrame(rows), hide_index=True, key="pairs_change")
+        pairs_view.patching_view(bundle, entry, text_a, text_b)
         edits = [{"edit": op, "tokens in A": " ".join(pair.tokens_a[a0:a1]), "tokens in B": " ".join(pair.tokens_b[b0:b1])}
                  for op, a0, a1, b0, b1 in pair.edits]
         st.subheader("What differs")
@@ -93,8 +95,11 @@ if entry is not None and ui.require_text(text_a, "first sentence") and ui.requir
                        "half the summed |difference| over aligned keys (0: the same pattern, 1: disjoint).")
             ui.plot(plots_analysis.head_grid(pair.head_difference, "Attention change per head",
                                              colorbar_title="change", diverging=False), key="pairs_heads")
+            pairs_view.head_ab_view(pair, bundle.n_layers, bundle.n_heads)
             st.subheader("Tokens where attention moved most")
-            moved = [{"token in A": a, "token in B": b, "change in attention received": round(s, 5)}
+            st.caption("Attention each token receives in B minus in A (mean over layers, heads and the shared "
+                       "query tokens): up ▲ = more in B. An edited word is one row (∅: absent on that side).")
+            moved = [{"token in A": a, "token in B": b, "change": ("▲ " if s > 0 else "▼ ") + f"{s:+.5f}"}
                      for a, b, s in pair.token_shift[:10]]
             st.dataframe(pd.DataFrame(moved), hide_index=True, key="pairs_tokens")
     except ui.USER_ERRORS as exc:

@@ -10,7 +10,7 @@ from attnviz import ui
 from attnviz.text import display
 
 from attnviz.bundles import registry
-from attnviz.analysis import verify
+from attnviz.analysis import verify, verify_explain
 from attnviz.nn.positional import sinusoidal_encoding
 
 ui.ensure_app()
@@ -43,6 +43,17 @@ def run_checks() -> list[tuple[str, verify.CheckResult]]:
     lm = registry.available_models("lm")
     if lm:
         results.append((lm[0].name, verify.causal_check(ui.get_trace(lm[0], text).weights)))
+    for task in ("sentiment", "ner", "lm"):  # the explanation tools, on the first model of each task
+        found = [e for e in registry.available_models(task) if e.kind != "pretrained"]
+        if found:
+            bundle = ui.load_model(found[0])
+            subject = f"{found[0].name}, this sentence"
+            results.append((subject, verify_explain.ig_completeness_check(bundle, text)))
+            results.append((subject, verify_explain.ablate_nothing_check(bundle, text)))
+            results.append((subject, verify_explain.patch_everything_check(bundle, text)))
+            results.append((subject, verify_explain.rollout_formula_check(ui.get_trace(found[0], text))))
+    for entry in registry.prepared_models():  # SmolLM2 when prepared: its logits against transformers
+        results.append((entry.name, verify_explain.hf_logits_check(ui.load_model(entry), text)))
     if registry.minilm_installed():
         bundle = ui.load_model(registry.MINILM_NAME)
         trace = bundle.trace(text)
@@ -63,11 +74,15 @@ if ui.require_text(text):
         st.stop()
     table = pd.DataFrame([{"": r.mark, "identity": r.name, "on": subject, "worst error": f"{r.worst_error:.2e}",
                            "tolerance": f"{r.tolerance:.0e}", "details": r.detail} for subject, r in results])
-    st.dataframe(table, hide_index=True, key="verify_table")
+    st.dataframe(table, hide_index=True, key="verify_table", use_container_width=True,
+                 column_config={"details": st.column_config.TextColumn("details", width="large"),
+                                "identity": st.column_config.TextColumn("identity", width="medium")})
     failed = [r for _, r in results if not r.passed]
     if failed:
         st.warning(f"{len(failed)} check(s) failed: " + "; ".join(ui.escape_markdown(r.name) for r in failed))
     else:
         st.success(f"All {len(results)} checks pass.")
     st.caption("Which models: the first sentiment (or NER) checkpoint for rows and hiding, the language "
-               "model for the causal mask, and all-MiniLM-L6-v2 (when installed) against transformers.")
+               "model for the causal mask, the first sentiment, NER and language model for the explanation "
+               "identities (integrated gradients within 5 % of complete, ablating nothing, patching everything, "
+               "rollout), and all-MiniLM-L6-v2 and SmolLM2 (when installed or prepared) against transformers.")

@@ -41,7 +41,7 @@ def test_importance_is_the_mean_drop_in_the_predictions_log_probability(tiny_cla
             for head in range(4):
                 ablated = torch.log_softmax(tiny_classifier.logits(text, ablate=[(layer, head)]).double(), -1)
                 expected[layer, head] += float(base[label] - ablated[label]) / len(TEXTS)
-    np.testing.assert_allclose(scores, expected, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(scores, expected, rtol=1e-4, atol=1e-8)  # batched vs one-by-one float32
 
 
 @pytest.mark.parametrize("name", ["ner", "lm"])

@@ -53,8 +53,11 @@ def test_a_pair_on_the_sentiment_model(sentiment):
     for label in labels:
         expected = result.prediction_b["probabilities"][label] - result.prediction_a["probabilities"][label]
         assert result.change[label] == pytest.approx(expected)
-    shifts = [s for _, _, s in result.token_shift]
-    assert shifts == sorted(shifts, reverse=True) and len(shifts) == len(result.alignment)
+    shifts = [abs(s) for _, _, s in result.token_shift]
+    assert shifts == sorted(shifts, reverse=True) and len(shifts) == len(result.alignment) + len(result.edits)
+    # the edited word is listed, with the sign of its change (it receives attention only in B)
+    edited = [s for a, b, s in result.token_shift if a == "∅" and b == "not"]
+    assert len(edited) == 1 and edited[0] > 0
 
 
 def test_the_head_difference_is_an_independent_total_variation(sentiment):
@@ -83,3 +86,24 @@ def test_tags_that_change_are_listed():
     for word, (tag_a, tag_b) in result.change.items():
         assert tag_a != tag_b
     assert result.head_difference.shape == (bundle.n_layers, bundle.n_heads)
+
+
+def test_ner_changes_are_keyed_by_position_not_by_word():
+    ner = attnviz.load("ner")
+    result = minimal_pair(ner, "Paris Hilton visited Paris .", "Paris Hilton visited London .")
+    assert not any("word 0" in key for key in result.change)  # the first Paris did not change
+    result = minimal_pair(ner, "Paris Hilton visited Paris .", "Paris Hilton visited the .")
+    assert list(result.change) == ["Paris → the (word 3)"] and result.change["Paris → the (word 3)"][1] == "O"
+
+
+def test_lm_changes_read_both_probabilities_from_the_full_distribution():
+    import torch
+    lm = attnviz.load("lm")
+    a, b = "To be or not to b", "To be or not to s"
+    result = minimal_pair(lm, a, b)
+    pa = torch.softmax(lm.logits(a)[-1].double(), -1)
+    pb = torch.softmax(lm.logits(b)[-1].double(), -1)
+    for token, value in result.change.items():
+        index = lm.tokenizer.tokenizer.token_to_id(token)
+        assert value == pytest.approx(float(pb[index] - pa[index]))
+    assert len(result.change) > 5  # the union of both top-5 lists, none counted as probability 0

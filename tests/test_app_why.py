@@ -48,9 +48,10 @@ def test_why_shows_every_method_and_a_grid_of_heads():
     at = open_page("why")
     assert_clean(at)
     strips = charts(at)["why_strips"]["data"][0]
-    assert z_shape(strips)[0] == 4  # integrated gradients, gradient x input, rollout, raw attention
+    assert z_shape(strips)[0] == 5  # integrated gradients, gradient x input, rollout, raw attention, occlusion
     assert "Integrated gradients" in " ".join(charts(at)["why_strips"]["layout"]["yaxis"]["ticktext"])
-    assert len(at.checkbox) == SENTIMENT_LAYERS * SENTIMENT_HEADS and all(c.value for c in at.checkbox)
+    assert len(at.checkbox) == SENTIMENT_LAYERS * (SENTIMENT_HEADS + 1) and all(c.value for c in at.checkbox)
+    assert "why_deletion_curves" in charts(at)
     assert 0.5 <= probability(at) <= 1.0
     assert at.query_params["task"] == "sentiment"
 
@@ -58,13 +59,15 @@ def test_why_shows_every_method_and_a_grid_of_heads():
 def test_switching_a_head_off_changes_the_probability_shown():
     at = open_page("why", text="The film was not good at all, and the actors looked bored.")
     before = probability(at)
-    at.checkbox(key=head_key(at, 3, 9)).uncheck().run()
+    at.checkbox(key=head_key(at, 3, 9)).uncheck()
+    at.button(key="why_apply").click().run()
     assert_clean(at)
     after = probability(at)
     assert after != before
     assert at.metric[0].delta.strip() == f"{after - before:+.4f}" or abs(float(at.metric[0].delta) - (after - before)) < 2e-4
     assert any("1 head(s) off" in c.value for c in at.caption)
-    at.checkbox(key=head_key(at, 0, 0)).uncheck().run()
+    at.checkbox(key=head_key(at, 0, 0)).uncheck()
+    at.button(key="why_apply").click().run()
     assert any("2 head(s) off" in c.value for c in at.caption)
     assert at.query_params["off"] == "0.0,3.9"
     at.button(key="why_all_on").click().run()
@@ -72,10 +75,20 @@ def test_switching_a_head_off_changes_the_probability_shown():
     assert "off" not in at.query_params
 
 
+def test_a_whole_layer_switches_off_with_one_click():
+    at = open_page("why", text="The film was not good at all, and the actors looked bored.")
+    layer_box = next(c for c in at.checkbox if c.key.endswith("_L2"))
+    layer_box.uncheck()
+    at.button(key="why_apply").click().run()
+    assert_clean(at)
+    assert any(f"{SENTIMENT_HEADS} head(s) off" in c.value for c in at.caption)
+    assert at.query_params["off"] == ",".join(f"2.{h}" for h in range(SENTIMENT_HEADS))
+
+
 def test_heads_switched_off_come_from_the_url():
     at = open_page("why", off="3.9,1.2,99.0,x.y")  # the unknown and malformed heads are ignored
     assert_clean(at)
-    off = sorted(c.key[-4:] for c in at.checkbox if not c.value)
+    off = sorted(c.key[-4:] for c in at.checkbox if not c.value and "_L" not in c.key)
     assert off == ["_1_2", "_3_9"]
     assert any("2 head(s) off" in c.value for c in at.caption)
 
@@ -183,3 +196,10 @@ def test_minimal_pairs_empty_sentence():
     at.text_input(key="pair_a").set_value("").run()
     assert_clean(at)
     assert at.info and not charts(at)
+
+
+def test_ner_without_an_entity_asks_for_a_token():
+    model_for("ner")
+    at = open_page("why", task="ner", text="the weather was nice today .")
+    assert not at.exception
+    assert any("No entity found" in e.value for e in at.error) or "why_strips" in charts(at)

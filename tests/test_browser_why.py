@@ -32,6 +32,7 @@ def test_switching_a_head_off_changes_the_probability_shown(page, server):
     layer, head = most_important_head()
     model = attnviz.load("sentiment")
     page.locator(f".st-key-why_on_sentiment_{model.n_layers}x{model.n_heads}_{layer}_{head} label").click()
+    page.locator(".st-key-why_apply button").click()  # the switches are one form, applied together
     settle(page)
     after = value.inner_text().strip()
     shoot(page, "why_head_off")

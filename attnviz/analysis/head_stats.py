@@ -9,7 +9,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+
 import torch
+
+from attnviz.analysis.arguments import check_int, check_texts
 
 from attnviz.analysis.corpus import Progress, corpus_batches
 
@@ -131,6 +134,8 @@ def head_statistics(bundle, texts: list[str], progress: Progress | None = None,
 
     The texts go through the model in padded batches (progress(done, total) after each).
     """
+    texts = check_texts("texts", texts)
+    batch_size = check_int("batch_size", batch_size, 1, 1024)
     stats = HeadStatistics()
     for _, batch in corpus_batches(bundle, texts, attentions=True, batch_size=batch_size, progress=progress):
         stats.add(batch.attentions, batch.lengths, batch.special, bool(bundle.causal))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from attnviz.errors import InputError
 from attnviz.store.replay_file import has_replay, read_replay
 from attnviz.trace import AttentionTrace
 
@@ -26,8 +27,8 @@ class Replay:
 
     def traces(self, probe: int = 0, model_name: str = "") -> list[tuple[int, AttentionTrace]]:
         """[(step, trace)] for one probe sentence, in step order."""
-        if not 0 <= probe < len(self.texts):
-            raise IndexError(f"probe {probe} does not exist; there are {len(self.texts)}")
+        if isinstance(probe, bool) or not isinstance(probe, int) or not 0 <= probe < len(self.texts):
+            raise InputError(f"probe must be a whole number from 0 to {len(self.texts) - 1}, got {probe!r}")
         weights = self.weights[probe]
         weights = weights / np.maximum(weights.sum(-1, keepdims=True), 1e-12)  # undo float16 rounding
         order = np.argsort(self.steps, kind="stable")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from attnviz.errors import InputError
 from attnviz.trace import AttentionTrace
 
 
@@ -10,8 +11,10 @@ def rollout(trace: AttentionTrace, residual: float = 0.5) -> np.ndarray:
     """(layers, query, key): R_1 = A'_1 and R_l = A'_l @ R_(l-1), with A'_l = r I + (1 - r) mean over
     heads of layer l, rows renormalised. Every row of R_l sums to 1; a causal trace stays
     lower-triangular (a product of lower-triangular matrices)."""
-    if not 0.0 <= residual <= 1.0:
-        raise ValueError(f"residual must be in [0, 1], got {residual}")
+    if not isinstance(trace, AttentionTrace):
+        raise InputError(f"trace must be an AttentionTrace (bundle.trace(text)), got {type(trace).__name__}")
+    if isinstance(residual, bool) or not isinstance(residual, (int, float)) or not 0.0 <= residual <= 1.0:
+        raise InputError(f"residual must be a number in [0, 1], got {residual!r}")
     weights = trace.weights.astype(np.float64)  # (L, H, Q, K)
     n_query, n_key = weights.shape[2:]
     if n_query != n_key:

@@ -34,14 +34,21 @@ OUTPUT_PROJECTIONS = (
 )
 
 
+def _is_whole(value) -> bool:
+    """An int (numpy's too), never a bool or a float such as 0.9 that int() would quietly cut."""
+    return not isinstance(value, bool) and (isinstance(value, int) or type(value).__name__.startswith(("int", "uint")))
+
+
 def normalize_heads(ablate: Iterable | None, n_layers: int, n_heads: int) -> Heads:
     """The heads to switch off as a frozenset of (layer, head); an InputError names a wrong one."""
     heads = set()
+    if ablate is not None and (isinstance(ablate, (str, bytes)) or not isinstance(ablate, Iterable)):
+        raise InputError(f"ablate must be a list of (layer, head) pairs, got {type(ablate).__name__}")
     for pair in ablate or ():
-        try:
-            layer, head = (int(v) for v in pair)
-        except (TypeError, ValueError):
-            raise InputError(f"a head to switch off is a (layer, head) pair, got {pair!r}") from None
+        values = tuple(pair) if isinstance(pair, (tuple, list)) else None
+        if values is None or len(values) != 2 or not all(_is_whole(v) for v in values):
+            raise InputError(f"a head to switch off is a (layer, head) pair of whole numbers, got {pair!r}")
+        layer, head = (int(v) for v in values)
         if not (0 <= layer < n_layers and 0 <= head < n_heads):
             raise InputError(f"there is no head {head} in layer {layer}: the model has {n_layers} layers "
                              f"of {n_heads} heads")

@@ -53,11 +53,13 @@ class MultiHeadSelfAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 causal: bool = False, need_weights: bool = False, *,
-                ablate: Collection[int] = ()) -> AttentionOutput:
+                ablate: Collection[int] = (), edit_context=None) -> AttentionOutput:
         """x: (B, T, d_model); attention_mask: (B, T) bool, True = real token.
 
         ablate: heads of this layer switched off for this call only: their context vectors are
         zeroed before the output projection, which then gets nothing from them (its bias is kept).
+        edit_context: (B, H, T, d_head) -> (B, H, T, d_head), applied to the contexts after ablation
+        (attnviz.nn.edit: activation patching); None leaves them as they are.
         """
         batch, seq_len, _ = x.shape
         q, k, v = self.qkv(x).split(self.d_model, dim=-1)  # 3 x (B, T, d)
@@ -73,6 +75,8 @@ class MultiHeadSelfAttention(nn.Module):
             keep = torch.ones(self.n_heads, dtype=context.dtype, device=context.device)
             keep[list(ablate)] = 0.0
             context = context * keep[None, :, None, None]  # (B, H, T, d_head), the heads' contexts zeroed
+        if edit_context is not None:
+            context = edit_context(context)
         context = context.transpose(1, 2).reshape(batch, seq_len, self.d_model)  # (B, T, d)
         return AttentionOutput(self.out(context), weights)
 

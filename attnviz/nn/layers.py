@@ -47,14 +47,17 @@ class EncoderBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 causal: bool = False, need_weights: bool = False, *,
-                ablate: Collection[int] = ()) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """x: (B, T, d) -> (B, T, d) and, if asked, the weights (B, H, T, T); ablate: heads switched off."""
+                ablate: Collection[int] = (), edit_context=None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """x: (B, T, d) -> (B, T, d) and, if asked, the weights (B, H, T, T); ablate: heads switched off;
+        edit_context: passed to the attention (see MultiHeadSelfAttention.forward)."""
         if self.norm_first:
-            attended = self.attention(self.attention_norm(x), attention_mask, causal, need_weights, ablate=ablate)
+            attended = self.attention(self.attention_norm(x), attention_mask, causal, need_weights, ablate=ablate,
+                                      edit_context=edit_context)
             x = x + self.dropout(attended.output)
             x = x + self.dropout(self.feed_forward(self.feed_forward_norm(x)))
         else:
-            attended = self.attention(x, attention_mask, causal, need_weights, ablate=ablate)
+            attended = self.attention(x, attention_mask, causal, need_weights, ablate=ablate,
+                                      edit_context=edit_context)
             x = self.attention_norm(x + self.dropout(attended.output))
             x = self.feed_forward_norm(x + self.dropout(self.feed_forward(x)))
         return x, attended.weights

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 from collections.abc import Collection
 from dataclasses import asdict, dataclass, fields
 
 import torch
 from torch import nn
 
+from attnviz.nn.edit import ActivationEdit
 from attnviz.nn.layers import EncoderBlock
 from attnviz.nn.positional import LearnedPositions, SinusoidalPositions
 
@@ -106,7 +108,7 @@ class Encoder(nn.Module):
     def forward(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 need_weights: bool = False, case_ids: torch.Tensor | None = None, *,
                 ablate: Collection[tuple[int, int]] = (), token_embeds: torch.Tensor | None = None,
-                return_hidden: bool = False, return_qk: bool = False) -> tuple:
+                return_hidden: bool = False, return_qk: bool = False, edit: ActivationEdit | None = None) -> tuple:
         """ids, case_ids: (B, T) -> hidden (B, T, d) and, if asked, per-layer weights [(B, H, T, T)].
 
         ablate: (layer, head) pairs switched off for this call (see MultiHeadSelfAttention).
@@ -114,6 +116,7 @@ class Encoder(nn.Module):
         return_hidden=True adds a third item: the hidden state after each block [(B, T, d)] (kept in
         local variables for this call only; nothing is stored on the module).
         return_qk=True adds, after those, per layer the (q, k) its attention formed, each (B, H, T, d_head).
+        edit: reads/writes of the residual stream and head contexts for this call (attnviz.nn.edit).
         """
         x = (self.token_embedding(ids) if token_embeds is None else token_embeds) * self.embed_scale
         if self.case_embedding is not None:
@@ -127,11 +130,14 @@ class Encoder(nn.Module):
             if return_qk:  # the input the block's attention reads (after its LayerNorm when pre-norm)
                 qk.append(block.attention.query_key(block.attention_norm(x) if block.norm_first else x))
             heads = [head for layer, head in ablate if layer == index]
-            x, weights = block(x, attention_mask, self.config.causal, need_weights, ablate=heads)
+            context = None if edit is None or edit.context is None else partial(edit.at_context, index)
+            x = x if edit is None else edit.at_residual(index, x)
+            x, weights = block(x, attention_mask, self.config.causal, need_weights, ablate=heads, edit_context=context)
             if attentions is not None:
                 attentions.append(weights)
             if return_hidden:
                 hidden_states.append(x)
+        x = x if edit is None else edit.at_residual(len(self.blocks), x)
         extras = ([hidden_states] if return_hidden else []) + ([qk] if return_qk else [])
         return (self.final_norm(x), attentions, *extras)
 
@@ -145,12 +151,12 @@ def masked_mean(hidden: torch.Tensor, attention_mask: torch.Tensor | None) -> to
 
 
 def _run_encoder(encoder: "Encoder", ids, attention_mask, need_weights, case_ids, ablate, token_embeds,
-                 return_hidden: bool, return_qk: bool) -> tuple:
+                 return_hidden: bool, return_qk: bool, edit: ActivationEdit | None = None) -> tuple:
     """The encoder's forward with this call's options -> (hidden, attentions, hidden states, q/k);
     the last two are None when not asked for (the Encoder appends them only on request)."""
     hidden, attentions, *extras = encoder(ids, attention_mask, need_weights, case_ids, ablate=ablate,
                                           token_embeds=token_embeds, return_hidden=return_hidden,
-                                          return_qk=return_qk)
+                                          return_qk=return_qk, edit=edit)
     states = extras.pop(0) if return_hidden else None
     qk = extras.pop(0) if return_qk else None
     return hidden, attentions, states, qk
@@ -172,9 +178,10 @@ class _LabelledEncoder(nn.Module):
     def forward(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 need_weights: bool = False, case_ids: torch.Tensor | None = None, *,
                 ablate: Collection[tuple[int, int]] = (), token_embeds: torch.Tensor | None = None,
-                return_hidden: bool = False, return_qk: bool = False) -> ModelOutput:
+                return_hidden: bool = False, return_qk: bool = False,
+                edit: ActivationEdit | None = None) -> ModelOutput:
         hidden, attentions, states, qk = _run_encoder(self.encoder, ids, attention_mask, need_weights, case_ids,
-                                                      ablate, token_embeds, return_hidden, return_qk)
+                                                      ablate, token_embeds, return_hidden, return_qk, edit)
         return ModelOutput(self.head(self.dropout(self.features(hidden, attention_mask))), attentions, states, qk)
 
 
@@ -205,9 +212,10 @@ class CausalLM(nn.Module):
     def forward(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 need_weights: bool = False, case_ids: torch.Tensor | None = None, *,
                 ablate: Collection[tuple[int, int]] = (), token_embeds: torch.Tensor | None = None,
-                return_hidden: bool = False, return_qk: bool = False) -> ModelOutput:
+                return_hidden: bool = False, return_qk: bool = False,
+                edit: ActivationEdit | None = None) -> ModelOutput:
         hidden, attentions, states, qk = _run_encoder(self.encoder, ids, attention_mask, need_weights, case_ids,
-                                                      ablate, token_embeds, return_hidden, return_qk)
+                                                      ablate, token_embeds, return_hidden, return_qk, edit)
         return ModelOutput(self.head(hidden), attentions, states, qk)  # (B, T, vocab)
 
 

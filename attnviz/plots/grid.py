@@ -78,8 +78,6 @@ def _colour_table(scale: str, levels: int = 256) -> np.ndarray:
 
 def grid_picture(trace: AttentionTrace, zmax: float = 1.0, max_block: int = MAX_BLOCK) -> GridPicture:
     """The mosaic of every head as a PNG (white between blocks)."""
-    from PIL import Image
-
     n_layers, n_heads, n_query, n_key = trace.weights.shape
     pool = max(1, math.ceil(max(n_query, n_key) / max_block))
     blocks = pool_blocks(trace.weights, pool)  # (L, H, bq, bk)

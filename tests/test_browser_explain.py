@@ -1,0 +1,42 @@
+"""Browser test of the Faithfulness page and the Minimal-pairs patching heatmaps in a real Chromium
+(see tests/test_browser.py for the server and the browser)."""
+from __future__ import annotations
+
+import urllib.parse
+
+import pytest
+
+from test_browser import browser, open_page, page, problems, server, settle, shoot  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.browser
+
+
+def test_faithfulness_page_scores_the_methods(page, server):
+    open_page(page, server, "faithfulness?" + urllib.parse.urlencode({"model": "sentiment"}))
+    assert not problems(page), problems(page)
+    page.locator(".st-key-faith_go button").click()
+    page.get_by_text("Most faithful here").wait_for(timeout=240_000)
+    settle(page)
+    assert not problems(page), problems(page)
+    for key in ("faith_bars", "faith_curves"):
+        assert page.locator(f".st-key-{key} .js-plotly-plot").count() == 1, key
+    text = page.locator('[data-testid="stMain"]').inner_text()
+    assert "random" in text.lower() and "Seconds per sentence" in text
+    shoot(page, "faithfulness_page")
+
+
+def test_minimal_pairs_shows_both_patching_heatmaps(page, server):
+    open_page(page, server, "minimal_pairs?" + urllib.parse.urlencode(
+        {"task": "sentiment", "model": "sentiment", "a": "The film was good and the acting was great.",
+         "b": "The film was bad and the acting was great."}))
+    page.get_by_text("Where is the decision made?").wait_for()
+    settle(page)
+    assert not problems(page), problems(page)
+    for key in ("pairs_patch_residual", "pairs_patch_heads"):
+        chart = page.locator(f".st-key-{key} .js-plotly-plot")
+        assert chart.count() == 1, key
+        hover = chart.evaluate("el => el.data[0].text.flat().join(' ')")  # the cells' hover values
+        assert "restored" in hover, hover[:200]
+    text = page.locator('[data-testid="stMain"]').inner_text()
+    assert "Sentence B is run again with one site taken from sentence A" in text
+    shoot(page, "minimal_pairs_patching")
