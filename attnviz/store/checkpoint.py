@@ -14,13 +14,11 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from tokenizers import Tokenizer
 from torch import nn
 
-from attnviz.store import atomic_dir
-
-from attnviz.store import safefiles
+from attnviz.store import atomic_dir, safe_write, safefiles
 from attnviz.errors import CheckpointError
 from attnviz.store.checkpoint_checks import TASK_MODEL_KIND, check_header_matches, validate_document
 from attnviz.memory import release_free_memory
@@ -64,8 +62,8 @@ def save_checkpoint(folder: str | Path, model: nn.Module, tokenizer: TextTokeniz
 
             state, base_record = reference_shared(base[0], state, base[1])
         tensors = {name: t.detach().to("cpu", dtype).contiguous() for name, t in state.items()}
-        save_file(tensors, str(staging / WEIGHTS_FILE), metadata={"format": "pt"})
-        tokenizer.save(staging / TOKENIZER_FILE)
+        safe_write.write_bytes(staging / WEIGHTS_FILE, save(tensors, metadata={"format": "pt"}))
+        safe_write.write_via(staging / TOKENIZER_FILE, tokenizer.save)
         document = {
             "format": FORMAT_NAME, "format_version": FORMAT_VERSION, "task": task, "labels": list(labels),
             "model": config.to_dict(),
@@ -75,11 +73,7 @@ def save_checkpoint(folder: str | Path, model: nn.Module, tokenizer: TextTokeniz
         }
         if base_record and base_record["tensors"]:
             document["base"] = base_record
-        (staging / CONFIG_FILE).write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-        for item in staging.iterdir():
-            item.chmod(0o644)
-            with open(item, "rb") as handle:
-                os.fsync(handle.fileno())
+        safe_write.write_text(staging / CONFIG_FILE, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
         staging.chmod(0o755)
         atomic_dir.commit(staging, folder)
     finally:

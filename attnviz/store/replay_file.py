@@ -10,7 +10,9 @@ from pathlib import Path
 
 import numpy as np
 from safetensors import SafetensorError
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import load_file, save
+
+from attnviz.store import safe_write
 
 REPLAY_WEIGHTS = "replay.safetensors"
 REPLAY_JSON = "replay.json"
@@ -24,10 +26,8 @@ def has_replay(folder: str | Path) -> bool:
 def write_replay(folder: str | Path, arrays: dict[str, np.ndarray], document: dict) -> None:
     """Write both files into an (already saved) checkpoint folder."""
     folder = Path(folder)
-    save_file(arrays, str(folder / REPLAY_WEIGHTS))
-    (folder / REPLAY_JSON).write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
-    for name in (REPLAY_WEIGHTS, REPLAY_JSON):
-        (folder / name).chmod(0o644)  # readable like the rest of the checkpoint
+    safe_write.write_bytes(folder / REPLAY_WEIGHTS, save(arrays))
+    safe_write.write_text(folder / REPLAY_JSON, json.dumps(document, ensure_ascii=False))
 
 
 def read_replay(folder: str | Path) -> tuple[dict, dict[str, np.ndarray]] | None:
