@@ -155,13 +155,13 @@ def show_ended(job: TrainingJob) -> None:
     if job.status == "failed":
         st.error(f"Training {md(job.name)} failed: {md(job.error)}")
         if (job.folder / "config.json").is_file():
-            st.info(f"The best model before the failure is saved in {md(job.folder)}.")
+            st.info(f"The best model before the failure is saved in {md(ui.shown_path(job.folder))}.")
         return
     steps = job.result.steps if job.result else 0
     if job.status == "stopped":
-        st.warning(f"Stopped after {steps} steps ({took}). What it had learned is saved in {md(job.folder)}.")
+        st.warning(f"Stopped after {steps} steps ({took}). What it had learned is saved in {md(ui.shown_path(job.folder))}.")
     else:
-        st.success(f"Finished {steps} steps in {took}. Saved in {md(job.folder)}.")
+        st.success(f"Finished {steps} steps in {took}. Saved in {md(ui.shown_path(job.folder))}.")
     link_to_model(job)
     if job.dev_metrics:
         st.caption(f"Dev metrics on {job.dev_metrics.get('n', '?')} examples:")
@@ -237,9 +237,9 @@ def main() -> None:
     ui.ensure_app()
     st.title("Train a model")
     st.caption("Trains in the background: you can switch pages and come back. Each model goes to a new folder "
-               f"in {md(user_models_dir())}; the shipped checkpoints are never touched.")
+               f"in {md(ui.shown_path(user_models_dir()) if not ui.is_hosted() else 'user models/')}; the shipped checkpoints are never touched.")
     if ui.is_hosted():
-        hosting_policy.expire_user_models(user_models_dir())
+        ui.expire_user_models_now()
     board = server_board()
     job = board.get(st.session_state.get("train_job_id"))
     busy = job is not None and job.running

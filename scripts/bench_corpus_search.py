@@ -40,16 +40,17 @@ def main() -> None:
     print(f"model {bundle.name}, {bundle.n_layers} layers; corpus {args.corpus}: {len(texts):,} sentences; "
           f"torch threads {torch.get_num_threads()}; load {os.getloadavg()[0]:.1f} (1-min) before")
     with tempfile.TemporaryDirectory() as cache:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         indexes = build_layers(bundle, texts, cache_dir=cache, batch_size=args.batch_size)
-        built = time.perf_counter() - started
+        built, built_cpu = time.perf_counter() - started, time.process_time() - cpu
         disk = sum(p.stat().st_size for p in Path(cache).rglob("*") if p.is_file())
         started = time.perf_counter()
         again = build_layers(bundle, texts, cache_dir=cache)
         reloaded = time.perf_counter() - started
         assert all(index.from_cache for index in again.values())
     size = indexes[0].size
-    print(f"build, all {bundle.n_layers} layers in one pass: {built:.1f} s; load {os.getloadavg()[0]:.1f}")
+    print(f"build, all {bundle.n_layers} layers in one pass: {built:.1f} s wall, {built_cpu:.1f} s CPU "
+          f"(precision {indexes[0].precision}); load {os.getloadavg()[0]:.1f}")
     print(f"vectors per layer: {size:,}; disk: {disk / 1e6:.1f} MB; cached reload of all layers: {reloaded:.2f} s")
     print(f"search backend: {'faiss IndexFlatIP' if size >= VECTOR_LIBRARY_AT else 'numpy'} "
           f"(faiss from {VECTOR_LIBRARY_AT:,} vectors)")

@@ -145,6 +145,7 @@ class ContextIndex:
             if self.size >= VECTOR_LIBRARY_AT:
                 import faiss
 
+                faiss.omp_set_num_threads(1)  # one query at a time: its OpenMP threads would fight torch's
                 searcher = faiss.IndexFlatIP(matrix.shape[1])
                 searcher.add(matrix)
                 self._searcher = searcher

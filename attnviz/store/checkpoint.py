@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from torch import nn
 
 from attnviz.store import atomic_dir, safe_write, safefiles
 from attnviz.errors import CheckpointError
+from attnviz.hosted import VISITOR_MARKER
 from attnviz.store.checkpoint_checks import TASK_MODEL_KIND, check_header_matches, validate_document
 from attnviz.memory import release_free_memory
 from attnviz.nn.models import ModelConfig, build_model
@@ -74,6 +76,8 @@ def save_checkpoint(folder: str | Path, model: nn.Module, tokenizer: TextTokeniz
         if base_record and base_record["tensors"]:
             document["base"] = base_record
         safe_write.write_text(staging / CONFIG_FILE, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        if _is_regular(folder / VISITOR_MARKER):  # a Train-page folder stays marked as a visitor's
+            safe_write.write_text(staging / VISITOR_MARKER, "made by the attnviz Train page\n")
         staging.chmod(0o755)
         atomic_dir.commit(staging, folder)
     finally:
@@ -89,9 +93,16 @@ def check_replaceable(folder: str | Path) -> None:
         return
     if folder.is_symlink() or not folder.is_dir():
         raise CheckpointError(f"{folder} exists and is not a folder; refusing to replace it")
-    if any(folder.iterdir()) and not is_attnviz_checkpoint(folder):
+    if any(p.name != VISITOR_MARKER for p in folder.iterdir()) and not is_attnviz_checkpoint(folder):
         raise CheckpointError(f"{folder} is not an attnviz checkpoint folder (nor empty); refusing to replace "
                               "it: choose a new folder")
+
+
+def _is_regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def is_attnviz_checkpoint(folder: str | Path) -> bool:

@@ -24,6 +24,7 @@ from attnviz.store import safe_write
 from attnviz.store.checkpoint import CONFIG_FILE, CheckpointError
 from attnviz.training.data import NER_LABELS, SENTIMENT_LABELS, DataError, split_tail
 from attnviz.errors import InputError
+from attnviz.hosted import VISITOR_MARKER
 from attnviz.training.train import Progress, TrainResult
 from attnviz.training.training_job import JobSpec, load_job_data, run_job
 
@@ -73,6 +74,7 @@ def reserve_output_folder(task: str, name: str | None = None, root: str | Path |
                 folder.mkdir()
             except FileExistsError:
                 continue
+            safe_write.write_text(folder / VISITOR_MARKER, "made by the attnviz Train page\n")
             return folder
     raise ValueError(f"too many models named {stem!r} in {base}; choose another name")
 
@@ -240,7 +242,8 @@ def _run(job: TrainingJob, train_data, dev_data, dev_limit: int, max_seconds: fl
             log.exception("training job %s failed", job.id)
         if not (job.folder / CONFIG_FILE).is_file():
             try:
-                job.folder.rmdir()  # the reserved folder, still empty
+                (job.folder / VISITOR_MARKER).unlink(missing_ok=True)
+                job.folder.rmdir()  # the reserved folder, empty but for its marker
             except OSError:
                 pass
         job._finish("failed", _plain_error(error))
