@@ -17,6 +17,7 @@ from attnviz import plots, ui
 from attnviz.bundles import registry
 from attnviz import hosted as hosting_policy
 from attnviz.device import describe_device, pick_device
+from attnviz.training.budget import RunCaps
 from attnviz.training.jobs import JobBoard, TrainingJob, safe_name, user_models_dir
 from attnviz.training.train import TrainConfig
 from attnviz.training.training_job import JobSpec, ModelShape
@@ -74,7 +75,7 @@ def settings_section(task: str, n_examples: int | None) -> tuple[dict, dict]:
     if quick:
         limit = st.number_input(f"Use only the first N training {UNIT[task]}", min_value=100,
                                 max_value=most, value=min(QUICK[task], most), step=100, key=f"train_limit_{task}")
-    spec: dict = {"train_limit": int(limit)}
+    spec: dict = {"train_limit": int(limit), "caps": RunCaps() if hosted else None}
     start_from = "scratch"
     if task in ("sentiment", "ner"):
         start_from = st.radio("Start from", ["scratch", PRETRAINED], horizontal=True, key="train_init",
