@@ -140,7 +140,8 @@ def _read_config(folder: Path) -> dict:
     document = safefiles.read_json(config_path, safefiles.MAX_CONFIG_BYTES, CheckpointError)
     if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
         raise CheckpointError(f"{config_path} is not an attnviz config (no \"format\": \"attnviz\")")
-    if document.get("format_version") != FORMAT_VERSION:
+    version = document.get("format_version")
+    if type(version) is not int or version != FORMAT_VERSION:  # true == 1 in Python: booleans are refused
         raise CheckpointError(f"{config_path} has format version {document.get('format_version')!r}; "
                               f"this attnviz reads version {FORMAT_VERSION}")
     for key in ("task", "labels", "model", "tokenizer"):
@@ -157,8 +158,7 @@ def load_checkpoint(folder: str | Path, device: str | torch.device = "cpu", *,
     shared, frozen tensors (requires_grad False; never write into them); False gives private copies."""
     folder = Path(folder)
     _refuse_pickles(folder)
-    if not folder.exists():
-        atomic_dir.recover(folder)  # a save killed between its two renames
+    atomic_dir.recover(folder)  # a save killed between its two renames; stale staging folders of dead writers
     if not folder.is_dir():
         raise CheckpointError(f"checkpoint folder {folder} does not exist")
     document = _read_config(folder)
@@ -194,6 +194,7 @@ def load_checkpoint(folder: str | Path, device: str | torch.device = "cpu", *,
         except BaseWeightsError as error:
             raise CheckpointError(str(error)) from None
         tensors.update(from_base)
+    _refuse_non_finite(tensors, weights_path)
     model = build_model(config)
     _check_tensors_match(model, tensors, weights_path)
     for name, tensor in tensors.items():  # float16/bfloat16 files: one float32 copy each, dropped as we go
@@ -209,6 +210,14 @@ def load_checkpoint(folder: str | Path, device: str | torch.device = "cpu", *,
     model.to(device).eval()
     release_free_memory()  # the freshly initialised weights that were replaced
     return Checkpoint(model, tokenizer, config, document["task"], labels, document.get("metadata", {}))
+
+
+def _refuse_non_finite(tensors: dict[str, torch.Tensor], path: Path) -> None:
+    """CheckpointError naming the first floating-point tensor holding NaN or infinity (it would predict NaN)."""
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise CheckpointError(f"{path}: tensor {name!r} holds NaN or infinite values; the checkpoint is "
+                                  "damaged (or was saved from a run that diverged)")
 
 
 def _base_header(document: dict, config_path: Path) -> dict[str, dict]:
