@@ -11,7 +11,7 @@ from attnviz import plots
 from attnviz.plots import heads as plots_heads
 from attnviz.analysis.corpora import CORPORA, load_corpus, typed_sentences
 from attnviz.analysis.head_stats import head_statistics
-from attnviz.analysis.replay import load_replay
+from attnviz.analysis.replay import ReplayError, load_replay
 from attnviz.training.data import DataError
 from attnviz.bundles.registry import ModelEntry
 from attnviz.ui.core import _config_mtime, _load_cached, app_device, escape_markdown, show_error
@@ -71,7 +71,11 @@ def head_table(entry: ModelEntry, texts: list[str]) -> pd.DataFrame:
 def replay_view(folder: str | Path, key: str, model_name: str = "") -> bool:
     """The training replay of a checkpoint folder: a step slider, every head for the probe sentence at
     that step and the loss curve with a marker. Returns False (drawing nothing) when there is none."""
-    replay = load_replay(folder)
+    try:
+        replay = load_replay(folder)
+    except (ReplayError, OSError) as error:
+        st.warning(f"The training replay of this model cannot be shown and is skipped: {escape_markdown(error)}")
+        return True
     if replay is None or not replay.steps:
         return False
     probe = 0
