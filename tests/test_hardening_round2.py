@@ -19,9 +19,9 @@ def test_safe_write_replaces_a_planted_link_and_never_writes_through_it(tmp_path
     target = tmp_path / "out" / "file.json"
     target.parent.mkdir()
     target.symlink_to(victim)
-    safe_write.write_text(target, "ours")
+    safe_write.save_text(target, "ours")
     assert victim.read_text() == "precious" and not target.is_symlink() and target.read_text() == "ours"
-    safe_write.write_via(target, lambda path: open(path, "wb").write(b"via"))  # noqa: SIM115
+    safe_write.save_via(target, lambda path: open(path, "wb").write(b"via"))  # noqa: SIM115
     assert target.read_bytes() == b"via" and victim.read_text() == "precious"
     assert sorted(p.name for p in target.parent.iterdir()) == ["file.json"]  # no temporary files left
 
@@ -31,11 +31,11 @@ def test_safe_write_refuses_a_linked_folder_and_a_folder_at_the_file_name(tmp_pa
     real.mkdir()
     (tmp_path / "linked").symlink_to(real, target_is_directory=True)
     with pytest.raises(safe_write.UnsafePathError, match="symbolic link"):
-        safe_write.write_text(tmp_path / "linked" / "x.json", "no")
+        safe_write.save_text(tmp_path / "linked" / "x.json", "no")
     assert list(real.iterdir()) == []
     (tmp_path / "dir.json").mkdir()
     with pytest.raises(safe_write.UnsafePathError, match="is a folder"):
-        safe_write.write_text(tmp_path / "dir.json", "no")
+        safe_write.save_text(tmp_path / "dir.json", "no")
 
 
 def test_a_checkpoint_save_never_writes_through_a_link_in_its_parent(tmp_path):

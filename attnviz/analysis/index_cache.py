@@ -53,7 +53,7 @@ def write_meta(folder: Path, document: dict) -> None:
     import json
 
     safe_write.real_dir(folder)
-    safe_write.write_text(folder / META, json.dumps({"format": FORMAT, **document}, ensure_ascii=False))
+    safe_write.save_text(folder / META, json.dumps({"format": FORMAT, **document}, ensure_ascii=False))
 
 
 def write_layer(folder: Path, layer: int, vectors: np.ndarray, sentence_ids: np.ndarray,
@@ -61,7 +61,7 @@ def write_layer(folder: Path, layer: int, vectors: np.ndarray, sentence_ids: np.
     data = save({"vectors": np.ascontiguousarray(vectors, dtype=np.float16),
                  "sentence_ids": np.ascontiguousarray(sentence_ids, dtype=np.int64),
                  "token_ids": np.ascontiguousarray(token_ids, dtype=np.int64)})
-    safe_write.write_bytes(folder / f"L{int(layer)}.safetensors", data)
+    safe_write.save_bytes(folder / f"L{int(layer)}.safetensors", data)
 
 
 def read_meta(folder: Path, texts: list[str]) -> dict:

@@ -106,10 +106,10 @@ def convert(gguf_path: Path, out: Path, say: Callable[[str], None] = print) -> P
         # transformers refuses save_pretrained on a model loaded from GGUF (it counts as quantized),
         # but once dequantized it is an ordinary model: write its config and tensors ourselves
         # (save_model stores a tied embedding/output matrix once)
-        safe_write.write_via(staging / "model.safetensors",
+        safe_write.save_via(staging / "model.safetensors",
                              lambda path: save_model(model, path, metadata={"format": "pt"}))
         config = clean_config(model.config.to_dict(), type(model).__name__)
-        safe_write.write_text(staging / "config.json", json.dumps(config, indent=2) + "\n")
+        safe_write.save_text(staging / "config.json", json.dumps(config, indent=2) + "\n")
         model.generation_config.save_pretrained(str(staging))
         tokenizer.save_pretrained(str(staging))
         weights = sorted(staging.glob("*.safetensors"))

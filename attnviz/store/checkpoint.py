@@ -64,8 +64,8 @@ def save_checkpoint(folder: str | Path, model: nn.Module, tokenizer: TextTokeniz
 
             state, base_record = reference_shared(base[0], state, base[1])
         tensors = {name: t.detach().to("cpu", dtype).contiguous() for name, t in state.items()}
-        safe_write.write_bytes(staging / WEIGHTS_FILE, save(tensors, metadata={"format": "pt"}))
-        safe_write.write_via(staging / TOKENIZER_FILE, tokenizer.save)
+        safe_write.save_bytes(staging / WEIGHTS_FILE, save(tensors, metadata={"format": "pt"}))
+        safe_write.save_via(staging / TOKENIZER_FILE, tokenizer.save)
         document = {
             "format": FORMAT_NAME, "format_version": FORMAT_VERSION, "task": task, "labels": list(labels),
             "model": config.to_dict(),
@@ -75,9 +75,9 @@ def save_checkpoint(folder: str | Path, model: nn.Module, tokenizer: TextTokeniz
         }
         if base_record and base_record["tensors"]:
             document["base"] = base_record
-        safe_write.write_text(staging / CONFIG_FILE, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        safe_write.save_text(staging / CONFIG_FILE, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
         if _is_regular(folder / VISITOR_MARKER):  # a Train-page folder stays marked as a visitor's
-            safe_write.write_text(staging / VISITOR_MARKER, "made by the attnviz Train page\n")
+            safe_write.save_text(staging / VISITOR_MARKER, "made by the attnviz Train page\n")
         staging.chmod(0o755)
         atomic_dir.commit(staging, folder)
     finally:

@@ -36,8 +36,8 @@ def has_replay(folder: str | Path) -> bool:
 def write_replay(folder: str | Path, arrays: dict[str, np.ndarray], document: dict) -> None:
     """Write both files into an (already saved) checkpoint folder."""
     folder = Path(folder)
-    safe_write.write_bytes(folder / REPLAY_WEIGHTS, save(arrays))
-    safe_write.write_text(folder / REPLAY_JSON, json.dumps(document, ensure_ascii=False))
+    safe_write.save_bytes(folder / REPLAY_WEIGHTS, save(arrays))
+    safe_write.save_text(folder / REPLAY_JSON, json.dumps(document, ensure_ascii=False))
 
 
 def read_replay(folder: str | Path) -> tuple[dict, dict[str, np.ndarray]] | None:

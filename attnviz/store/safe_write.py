@@ -8,7 +8,7 @@ cache file will go is replaced, not written through; a link or non-folder where 
 refused with UnsafePathError (an OSError, so callers that treat disk trouble as "no cache" still do).
 
 Writers that only take a path (safetensors' save_file, tokenizers' save) get a private temporary path
-from write_via: a file inside a fresh 0700 folder made by mkdtemp (also O_EXCL semantics).
+from save_via: a file inside a fresh 0700 folder made by mkdtemp (also O_EXCL semantics).
 """
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def write_bytes(path: str | Path, data: bytes, mode: int = 0o644) -> Path:
+def save_bytes(path: str | Path, data: bytes, mode: int = 0o644) -> Path:
     """Write `data` to `path` atomically through a fresh O_EXCL|O_NOFOLLOW file; returns the path."""
     target = Path(path)
     real_dir(target.parent)
@@ -100,14 +100,14 @@ def write_bytes(path: str | Path, data: bytes, mode: int = 0o644) -> Path:
     return target
 
 
-def write_text(path: str | Path, text: str, mode: int = 0o644) -> Path:
-    """write_bytes of the UTF-8 text."""
-    return write_bytes(path, text.encode("utf-8"), mode)
+def save_text(path: str | Path, text: str, mode: int = 0o644) -> Path:
+    """save_bytes of the UTF-8 text."""
+    return save_bytes(path, text.encode("utf-8"), mode)
 
 
-def write_via(path: str | Path, writer: Callable[[str], None], mode: int = 0o644) -> Path:
+def save_via(path: str | Path, writer: Callable[[str], None], mode: int = 0o644) -> Path:
     """Let `writer(temporary path)` write the file (for libraries that only take paths), then move it
-    into place as write_bytes does. The temporary path lies in a fresh private folder beside `path`."""
+    into place as save_bytes does. The temporary path lies in a fresh private folder beside `path`."""
     target = Path(path)
     real_dir(target.parent)
     _refuse_folder_at(target)

@@ -74,7 +74,7 @@ def reserve_output_folder(task: str, name: str | None = None, root: str | Path |
                 folder.mkdir()
             except FileExistsError:
                 continue
-            safe_write.write_text(folder / VISITOR_MARKER, "made by the attnviz Train page\n")
+            safe_write.save_text(folder / VISITOR_MARKER, "made by the attnviz Train page\n")
             return folder
     raise ValueError(f"too many models named {stem!r} in {base}; choose another name")
 
@@ -219,7 +219,7 @@ def _record_data_description(folder: Path, described: dict) -> None:
     path = folder / CONFIG_FILE
     document = json.loads(path.read_text(encoding="utf-8"))
     document.setdefault("metadata", {})["data"] = described
-    safe_write.write_text(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    safe_write.save_text(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
 
 
 def _run(job: TrainingJob, train_data, dev_data, dev_limit: int, max_seconds: float | None = None) -> None:
