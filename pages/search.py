@@ -57,7 +57,7 @@ if entry is not None and picked is not None and ui.require_text(text):
         st.caption(md(index.cache_note))
     first = " Position 0 is left out: a decoder's first token sees only itself, so its state is the same " \
             "for every text." if index.skip_first else ""
-    st.caption(f"{index.size:,} tokens of {len(corpus):,} sentences ({md(described)}) at layer {layer}.{first}")
+    st.caption(f"{index.size:,} tokens of {len(index.texts):,} sentences ({md(described)}) at layer {layer}.{first}")
     rows = []
     for hit in hits:
         before = " ".join(hit.tokens[max(0, hit.token_index - 8):hit.token_index])

@@ -90,3 +90,15 @@ def test_default_query_token_is_a_content_word():
     assert default_query_token(["[CLS]", "of", ",", "[SEP]"], [True, False, False, True]) == 1
     pieces = ["[CLS]", "un", "##believ", "it", "[SEP]"]
     assert default_query_token(pieces, [True, False, False, False, True]) in (1, 3)
+
+
+def test_the_memory_budget_keeps_the_first_sentences_that_fit(sentiment, tmp_path):
+    d = ci.hidden_size(sentiment)
+    tokens = [len(sentiment.encode(t).ids) for t in CORPUS]
+    budget = (tokens[0] + tokens[1] + 1) * sentiment.n_layers * d * 2  # room for two sentences, not three
+    indexes = build_layers(sentiment, CORPUS, cache_dir=tmp_path, max_bytes=budget)
+    assert indexes[0].texts == CORPUS[:2] and set(indexes[0].sentence_ids.tolist()) == {0, 1}
+    assert "Only the first 2 of 6 sentences" in indexes[0].cache_note
+    again = build_layers(sentiment, CORPUS, cache_dir=tmp_path, max_bytes=budget)
+    assert again[0].from_cache and "Only the first 2" in again[0].cache_note
+    assert sum(v.vectors.nbytes for v in indexes.values()) <= budget

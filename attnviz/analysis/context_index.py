@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 CACHE_ENV = "ATTNVIZ_CACHE"
 VECTOR_LIBRARY_AT = 50_000  # from this many vectors on, search through faiss
 DEFAULT_MAX_SENTENCES = 2_000
+DEFAULT_MAX_BYTES = 256 << 20  # float16 vectors of every layer together (SmolLM2: 30 layers x 576 per token)
 Stop = Callable[[], bool]
 
 
@@ -192,17 +193,20 @@ def _autocast(precision: str):
 def build_layers(bundle, texts: list[str], layers: list[int] | None = None, *, progress: Progress | None = None,
                  stop: Stop | None = None, batch_size: int = 32, cache: bool = True,
                  cache_dir: str | Path | None = None, cache_budget_bytes: int = index_cache.DEFAULT_BUDGET_BYTES,
-                 precision: str = "auto") -> dict[int, ContextIndex]:
+                 precision: str = "auto", max_bytes: int = DEFAULT_MAX_BYTES) -> dict[int, ContextIndex]:
     """{layer: ContextIndex} for the given layers (default: all), from ONE pass of the model over the texts.
 
     With cache=True every layer is read from, or written to, <cache_dir>/index-<model>-<corpus>/L<layer>;
     a damaged or foreign cache is rebuilt (its reason in cache_note). progress(done, total) is called
     after each batch; stop() returning True ends the build with IndexStopped (nothing is cached).
+    max_bytes bounds the float16 vectors of all layers together: when the texts would pass it, only the
+    first ones that fit are indexed (each index's `texts` says which; its cache_note says why).
     """
     layers = list(range(bundle.n_layers)) if layers is None else [int(x) for x in layers]
     for layer in layers:
         _check_layer(bundle, layer)
     texts = [str(t) for t in texts]
+    texts, cut_note = _fit_budget(bundle, texts, len(layers), max_bytes)
     skip_first = bool(getattr(bundle, "causal", False))
     precision = resolve_precision(bundle, precision)
     folder, note = None, ""
@@ -211,10 +215,13 @@ def build_layers(bundle, texts: list[str], layers: list[int] | None = None, *, p
         folder = root / f"index-{model_fingerprint(bundle)}-{corpus_hash(texts)}"
         found, note = _load_cached(bundle, texts, layers, folder, precision)
         if found is not None:
+            for index in found.values():
+                index.cache_note = cut_note
             return found
     with _autocast(precision):
         per_layer = _embed(bundle, texts, layers, skip_first, progress, stop, batch_size)
     tokens, sentence_ids, token_ids = per_layer.pop("_meta")
+    note = " ".join(n for n in (cut_note, note) if n)
     out = {layer: ContextIndex(bundle, layer, texts, tokens, per_layer[layer], sentence_ids, token_ids,
                                skip_first=skip_first, cache_note=note, precision=precision) for layer in layers}
     if folder is not None:
@@ -229,6 +236,30 @@ def build_layers(bundle, texts: list[str], layers: list[int] | None = None, *, p
             for index in out.values():
                 index.cache_note = f"The index could not be kept on disk ({error.strerror or error})."
     return out
+
+
+def hidden_size(bundle) -> int:
+    """The width of the model's hidden states (d_model / hidden_size)."""
+    config = bundle.model.config
+    return int(getattr(config, "d_model", 0) or getattr(config, "hidden_size", 0) or 768)
+
+
+def _fit_budget(bundle, texts: list[str], n_layers: int, max_bytes: int) -> tuple[list[str], str]:
+    """(the first texts whose vectors fit max_bytes, a note when some were left out)."""
+    per_token = n_layers * hidden_size(bundle) * 2  # float16
+    used = 0
+    for count, text in enumerate(texts):
+        try:
+            used += len(bundle.encode(text).ids) * per_token
+        except InputError:
+            return texts, ""  # corpus_batches names the bad sentence
+        if used > max_bytes:
+            if count == 0:
+                raise InputError("The first sentence alone is too long to index.")
+            return texts[:count], (f"Only the first {count:,} of {len(texts):,} sentences are indexed: {n_layers} "
+                                   f"layers x {hidden_size(bundle)} values per token would pass the "
+                                   f"{max_bytes / 2**20:,.0f} MiB memory budget of an index.")
+    return texts, ""
 
 
 def _load_cached(bundle, texts, layers, folder: Path, precision: str
