@@ -42,18 +42,19 @@ def shown_path(path: str | Path) -> str:
 
 _EXPIRY_LOCK = threading.Lock()
 _EXPIRY_EVERY_S = 60.0
-_last_expiry = [0.0]
+_last_expiry: dict[str, float] = {}  # user-models folder -> when it was last swept
 
 
 def expire_user_models_now() -> None:
     """Hosted: delete visitors' models past their time (at most once a minute, from any page load)."""
     from attnviz.training.jobs import user_models_dir
 
+    root = user_models_dir()
     with _EXPIRY_LOCK:
-        if time.monotonic() - _last_expiry[0] < _EXPIRY_EVERY_S:
+        if time.monotonic() - _last_expiry.get(str(root), -_EXPIRY_EVERY_S) < _EXPIRY_EVERY_S:
             return
-        _last_expiry[0] = time.monotonic()
-    hosted.expire_user_models(user_models_dir())
+        _last_expiry[str(root)] = time.monotonic()
+    hosted.expire_user_models(root)
 
 
 @contextlib.contextmanager
