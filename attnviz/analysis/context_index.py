@@ -28,12 +28,14 @@ import torch
 from attnviz.analysis import index_cache
 from attnviz.analysis.corpus import Progress, corpus_batches
 from attnviz.errors import InputError
+from attnviz.memory import release_free_memory
 
 log = logging.getLogger(__name__)
 CACHE_ENV = "ATTNVIZ_CACHE"
 VECTOR_LIBRARY_AT = 50_000  # from this many vectors on, search through faiss
 DEFAULT_MAX_SENTENCES = 2_000
 DEFAULT_MAX_BYTES = 256 << 20  # float16 vectors of every layer together (SmolLM2: 30 layers x 576 per token)
+BATCH_HIDDEN_BYTES = 48 << 20  # one batch's float32 hidden states of every layer (the model holds a second copy)
 Stop = Callable[[], bool]
 
 
@@ -224,6 +226,7 @@ def build_layers(bundle, texts: list[str], layers: list[int] | None = None, *, p
     note = " ".join(n for n in (cut_note, note) if n)
     out = {layer: ContextIndex(bundle, layer, texts, tokens, per_layer[layer], sentence_ids, token_ids,
                                skip_first=skip_first, cache_note=note, precision=precision) for layer in layers}
+    release_free_memory()  # the batches' hidden states, given back to the system
     if folder is not None:
         try:
             index_cache.write_meta(folder, {"model": bundle.name, "texts": texts, "tokens": tokens,
@@ -288,8 +291,9 @@ def _embed(bundle, texts, layers, skip_first, progress, stop, batch_size) -> dic
     sentence_ids, token_ids, tokens = [], [], [None] * len(texts)
     done = 0
     with torch.inference_mode():
-        for indices, batch in corpus_batches(bundle, texts, attentions=False, hidden=True,
-                                             batch_size=batch_size, progress=progress):
+        positions = BATCH_HIDDEN_BYTES // ((bundle.n_layers + 1) * hidden_size(bundle) * 4)
+        for indices, batch in corpus_batches(bundle, texts, attentions=False, hidden=True, batch_size=batch_size,
+                                             progress=progress, max_positions=positions):
             if stop is not None and stop():
                 raise IndexStopped(f"Stopped after {done:,} of {len(texts):,} sentences; nothing was kept.")
             done += len(indices)

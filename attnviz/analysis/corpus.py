@@ -12,13 +12,14 @@ TOKEN_BUDGET = 1 << 13  # at most this many (text x token) positions per batch (
 
 
 def corpus_batches(bundle, texts: list[str], *, attentions: bool = True, hidden: bool = False,
-                   batch_size: int = 32, progress: Progress | None = None
+                   batch_size: int = 32, progress: Progress | None = None, max_positions: int = TOKEN_BUDGET
                    ) -> Iterator[tuple[list[int], BatchOutput]]:
     """Yield (indices into texts, BatchOutput) for every batch; texts of similar length share a batch.
 
     Empty texts are refused with InputError. A batch holds at most batch_size texts and, when
     attentions are asked for, at most CELL_BUDGET query-key cells per head, and always at most
-    TOKEN_BUDGET padded positions (long texts go in small batches, so memory stays bounded).
+    TOKEN_BUDGET (or max_positions, if smaller) padded positions (long texts go in small batches, so
+    memory stays bounded).
     """
     texts = [str(t) for t in texts]
     if not texts:
@@ -40,7 +41,7 @@ def corpus_batches(bundle, texts: list[str], *, attentions: bool = True, hidden:
             longest = lengths[order[start + size]]
             if attentions and (size + 1) * longest * longest > CELL_BUDGET:
                 break
-            if (size + 1) * longest > TOKEN_BUDGET:
+            if (size + 1) * longest > max(1, min(max_positions, TOKEN_BUDGET)):
                 break
             size += 1
         chunk = order[start:start + size]
