@@ -37,6 +37,7 @@ class HostedLimits:
     max_typed_sentences: int = 200      # a typed corpus (Heads, Corpus search): lines ...
     max_typed_chars: int = 20_000       # ... and characters in all
     max_search_sentences: int = 2_000   # sentences of a shared dev set a corpus index may hold
+    index_memory_bytes: int = 128 << 20  # float16 vectors of one corpus index, all layers (locally 256 MiB)
 
 
 LIMITS = HostedLimits()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from attnviz.analysis import index_cache
-from attnviz.analysis.context_index import ContextIndex, build_layers
+from attnviz.analysis.context_index import DEFAULT_MAX_BYTES, ContextIndex, build_layers
 from attnviz.bundles.registry import ModelEntry
 from attnviz.hosted import LIMITS
 from attnviz.ui.core import _config_mtime, _load_cached, app_device
@@ -18,9 +18,10 @@ STOPPED_KEY = "_attnviz_search_stopped"
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _indexes(source: str, mtime: int, device: str, texts: tuple[str, ...], disk: bool,
              _progress=None) -> dict[int, ContextIndex]:
-    budget = LIMITS.index_cache_bytes if is_hosted() else index_cache.DEFAULT_BUDGET_BYTES
+    hosted = is_hosted()
+    budget = LIMITS.index_cache_bytes if hosted else index_cache.DEFAULT_BUDGET_BYTES
     return build_layers(_load_cached(source, mtime, device), list(texts), cache=disk, progress=_progress,
-                        cache_budget_bytes=budget)
+                        cache_budget_bytes=budget, max_bytes=LIMITS.index_memory_bytes if hosted else DEFAULT_MAX_BYTES)
 
 
 def _key(entry: ModelEntry, texts: list[str], disk: bool) -> tuple:
