@@ -36,4 +36,8 @@ PAGES = {
 page = st.navigation(PAGES, expanded=True)
 st.sidebar.title("attnviz")
 ui.device_badge()
-page.run()
+if ui.is_hosted():
+    st.set_option("client.showErrorDetails", "none")  # no tracebacks, paths or source lines for strangers
+    ui.expire_user_models_now()  # visitors' models past their hour go on any page load, not only on Train
+with ui.error_boundary():  # every page body: a short message, the details only in the server log
+    page.run()

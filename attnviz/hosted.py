@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 ENV_VAR = "ATTNVIZ_HOSTED"
+VISITOR_MARKER = ".attnviz-visitor-model"  # written into a folder the Train page made (kept across saves)
 TRUE_WORDS = ("1", "true", "yes", "on")
 
 
@@ -31,6 +33,11 @@ class HostedLimits:
     max_train_examples: int = 5_000     # training sentences (characters for the LM: 100x this)
     max_epochs: int = 3
     user_model_ttl_s: float = 3_600.0   # models trained by visitors are deleted after this long
+    index_cache_bytes: int = 300 << 20  # corpus-search indexes on disk, all models together (LRU eviction)
+    max_typed_sentences: int = 200      # a typed corpus (Heads, Corpus search): lines ...
+    max_typed_chars: int = 20_000       # ... and characters in all
+    max_search_sentences: int = 2_000   # sentences of a shared dev set a corpus index may hold
+    index_memory_bytes: int = 128 << 20  # float16 vectors of one corpus index, all layers (locally 256 MiB)
 
 
 LIMITS = HostedLimits()
@@ -44,15 +51,15 @@ def hosted_from_env(environ: dict | None = None) -> bool:
 
 def expire_user_models(root: str | Path, ttl_s: float = LIMITS.user_model_ttl_s,
                        now: float | None = None) -> list[Path]:
-    """Delete the model folders under `root` last written more than `ttl_s` seconds ago; return them.
+    """Delete the visitors' model folders under `root` last written more than `ttl_s` seconds ago; return them.
 
-    Only folders directly under `root` are touched (never symlinks), so nothing outside it can go.
-    """
+    Only real folders directly under `root` that hold the VISITOR_MARKER file (a regular file, not a
+    link) are touched: a folder someone else put there, or a link, is never deleted."""
     root = Path(root)
     now = time.time() if now is None else now
     removed = []
     try:
-        folders = [p for p in root.iterdir() if p.is_dir() and not p.is_symlink()]
+        folders = [p for p in root.iterdir() if p.is_dir() and not p.is_symlink() and _marked(p)]
     except OSError:
         return []
     for folder in folders:
@@ -65,3 +72,10 @@ def expire_user_models(root: str | Path, ttl_s: float = LIMITS.user_model_ttl_s,
             removed.append(folder)
             log.info("hosted mode: deleted the expired user model %s", folder)
     return removed
+
+
+def _marked(folder: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(folder / VISITOR_MARKER).st_mode)
+    except OSError:
+        return False

@@ -4,21 +4,31 @@ from __future__ import annotations
 import streamlit as st
 
 from attnviz import ui
+from attnviz.analysis.context_index import DEFAULT_MAX_SENTENCES
+from attnviz.analysis.corpus import default_query_token
+from attnviz.hosted import LIMITS
 from attnviz.ui import analysis_views as av
+from attnviz.ui.search_view import corpus_indexes
 
 md = ui.escape_markdown
 
 ui.ensure_app()
 st.title("Corpus search")
-st.markdown("Every token of a corpus is embedded at one layer (the hidden state after that block). Pick a "
-            "token of your sentence: the nearest contexts by cosine similarity come first, the matched "
-            "token in **[brackets]**. Early layers match the word itself, later ones its role in the sentence.")
+st.markdown("Every token of a corpus is embedded at every layer (the hidden state after each block) in one "
+            "pass. Pick a token of your sentence: the nearest contexts by cosine similarity come first, the "
+            "matched token in **[brackets]**. Early layers match the word itself, later ones its role in the sentence.")
 
 entry = ui.model_picker(key="search_model", label="Model")
 text = ui.text_input_synced("Sentence", key="search_text", default="The film is a charming, funny surprise.")
 picked = av.corpus_picker("search", full=True)
 if entry is not None and picked is not None and ui.require_text(text):
     described, corpus = picked
+    if described != "typed":
+        most = min(len(corpus), LIMITS.max_search_sentences if ui.is_hosted() else len(corpus))
+        cap = int(st.number_input("Sentences to index (the first N; more take longer)", 1, most,
+                                  min(DEFAULT_MAX_SENTENCES, most), step=500, key="search_cap"))
+        corpus = corpus[:cap]
+        described = f"{described}, first {cap:,}"
     text, clipped = ui.clip_text(text)
     if clipped:
         st.info(clipped)
@@ -27,20 +37,27 @@ if entry is not None and picked is not None and ui.require_text(text):
         batch = bundle.forward_batch([text], attentions=False)
         tokens, special = batch.tokens[0], batch.special[0]
         left, middle, right = st.columns(3)
-        choices = list(range(len(tokens)))
-        default = next((i for i, s in enumerate(special) if not s), 0)
-        token_index = left.selectbox("Token", choices, index=default, key=f"search_token_{len(tokens)}",
-                                     format_func=lambda i: f"{i}: {tokens[i]}")
+        skip_first = bool(bundle.causal)
+        choices = [i for i in range(len(tokens)) if not (skip_first and i == 0 and len(tokens) > 1)]
+        default = default_query_token(tokens, special, skip_first)
+        token_index = left.selectbox("Token", choices, index=choices.index(default) if default in choices else 0,
+                                     key=f"search_token_{len(tokens)}", format_func=lambda i: f"{i}: {tokens[i]}")
         layer = middle.slider("Layer", 0, bundle.n_layers - 1, bundle.n_layers - 1,
                               key=f"search_layer_{bundle.n_layers}") if bundle.n_layers > 1 else 0
         k = right.slider("Results", 1, 50, 10, key="search_k")
-        with st.spinner(f"Embedding {len(corpus):,} sentences at layer {layer} (once per model and layer)…"):
-            index = av.context_index(entry, corpus, layer, disk=described != "typed")
+        indexes = corpus_indexes(entry, corpus, disk=described != "typed")
+        if indexes is None:
+            st.stop()
+        index = indexes[layer]
         hits = index.search(text, token_index, k)
     except ui.USER_ERRORS as error:
         ui.show_error(error, "The search did not work")
         st.stop()
-    st.caption(f"{index.size:,} tokens of {len(corpus):,} sentences ({md(described)}) at layer {layer}.")
+    if index.cache_note:
+        st.caption(md(index.cache_note))
+    first = " Position 0 is left out: a decoder's first token sees only itself, so its state is the same " \
+            "for every text." if index.skip_first else ""
+    st.caption(f"{index.size:,} tokens of {len(index.texts):,} sentences ({md(described)}) at layer {layer}.{first}")
     rows = []
     for hit in hits:
         before = " ".join(hit.tokens[max(0, hit.token_index - 8):hit.token_index])

@@ -17,6 +17,7 @@ from attnviz import plots, ui
 from attnviz.bundles import registry
 from attnviz import hosted as hosting_policy
 from attnviz.device import describe_device, pick_device
+from attnviz.training.budget import RunCaps
 from attnviz.training.jobs import JobBoard, TrainingJob, safe_name, user_models_dir
 from attnviz.training.train import TrainConfig
 from attnviz.training.training_job import JobSpec, ModelShape
@@ -74,7 +75,7 @@ def settings_section(task: str, n_examples: int | None) -> tuple[dict, dict]:
     if quick:
         limit = st.number_input(f"Use only the first N training {UNIT[task]}", min_value=100,
                                 max_value=most, value=min(QUICK[task], most), step=100, key=f"train_limit_{task}")
-    spec: dict = {"train_limit": int(limit)}
+    spec: dict = {"train_limit": int(limit), "caps": RunCaps() if hosted else None}
     start_from = "scratch"
     if task in ("sentiment", "ner"):
         start_from = st.radio("Start from", ["scratch", PRETRAINED], horizontal=True, key="train_init",
@@ -155,13 +156,13 @@ def show_ended(job: TrainingJob) -> None:
     if job.status == "failed":
         st.error(f"Training {md(job.name)} failed: {md(job.error)}")
         if (job.folder / "config.json").is_file():
-            st.info(f"The best model before the failure is saved in {md(job.folder)}.")
+            st.info(f"The best model before the failure is saved in {md(ui.shown_path(job.folder))}.")
         return
     steps = job.result.steps if job.result else 0
     if job.status == "stopped":
-        st.warning(f"Stopped after {steps} steps ({took}). What it had learned is saved in {md(job.folder)}.")
+        st.warning(f"Stopped after {steps} steps ({took}). What it had learned is saved in {md(ui.shown_path(job.folder))}.")
     else:
-        st.success(f"Finished {steps} steps in {took}. Saved in {md(job.folder)}.")
+        st.success(f"Finished {steps} steps in {took}. Saved in {md(ui.shown_path(job.folder))}.")
     link_to_model(job)
     if job.dev_metrics:
         st.caption(f"Dev metrics on {job.dev_metrics.get('n', '?')} examples:")
@@ -237,9 +238,9 @@ def main() -> None:
     ui.ensure_app()
     st.title("Train a model")
     st.caption("Trains in the background: you can switch pages and come back. Each model goes to a new folder "
-               f"in {md(user_models_dir())}; the shipped checkpoints are never touched.")
+               f"in {md(ui.shown_path(user_models_dir()) if not ui.is_hosted() else 'user models/')}; the shipped checkpoints are never touched.")
     if ui.is_hosted():
-        hosting_policy.expire_user_models(user_models_dir())
+        ui.expire_user_models_now()
     board = server_board()
     job = board.get(st.session_state.get("train_job_id"))
     busy = job is not None and job.running

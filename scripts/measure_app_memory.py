@@ -4,7 +4,9 @@ with each model (shipped checkpoints and all-MiniLM-L6-v2), then after every oth
 Starts `streamlit run app.py` on a free loopback port, opens the pages in Debian's Chromium (so the
 server loads and traces the models), and reads the server's VmRSS after each.
 
-    python scripts/measure_app_memory.py
+    python scripts/measure_app_memory.py [--hosted]
+
+It visits all 13 pages (the Corpus search page builds its default index) and ends with the peak (VmHWM).
 """
 from __future__ import annotations
 
@@ -23,10 +25,10 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-def rss_mib(pid: int) -> float:
+def rss_mib(pid: int, field: str = "VmRSS") -> float:
     total = 0.0
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             total = int(line.split()[1]) / 1024
     return total
 
@@ -40,9 +42,15 @@ def main() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
+    import os
+    import tempfile
+
+    env = dict(os.environ, ATTNVIZ_CACHE=tempfile.mkdtemp(prefix="attnviz-memory-cache-"))
+    if "--hosted" in sys.argv:
+        env["ATTNVIZ_HOSTED"] = "1"
     server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                                "--server.address", "127.0.0.1", "--server.headless", "true"],
-                              cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
         for _ in range(120):
             try:
@@ -64,13 +72,18 @@ def main() -> None:
                 page.wait_for_selector(".js-plotly-plot", timeout=120_000)
                 page.wait_for_timeout(1500)
                 readings[f"+ explorer {entry.name}"] = rss_mib(server.pid)
-            for name in ("positional", "sentiment", "ner", "generation", "compare", "train"):
+            for name in ("positional", "sentiment", "ner", "generation", "compare", "why", "minimal_pairs",
+                         "heads", "search", "train", "verify"):
                 page.goto(f"{url}/{name}")
                 page.wait_for_selector('[data-testid="stMain"] h1', timeout=120_000)
                 page.wait_for_timeout(4000)
+                if name == "search":  # the corpus index builds under a progress bar: wait for the table
+                    page.wait_for_selector('[data-testid="stMain"] [data-testid="stDataFrame"]', timeout=600_000)
                 readings[f"+ {name}"] = rss_mib(server.pid)
+            readings["peak (VmHWM)"] = rss_mib(server.pid, "VmHWM")
             browser.close()
-        print(json.dumps({"server_rss_mib": {k: round(v, 1) for k, v in readings.items()}}))
+        print(json.dumps({"server_rss_mib": {k: round(v, 1) for k, v in readings.items()},
+                          "hosted": "--hosted" in sys.argv}))
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -126,8 +126,11 @@ def test_hosted_mode_cuts_long_texts(monkeypatch):
 def test_hosted_mode_expires_old_user_models(monkeypatch, user_dir, shared_data):  # noqa: F811
     import os
     import time
+    from attnviz.hosted import VISITOR_MARKER
+
     old = saved(user_dir, "sentiment")
     fresh = saved(user_dir / "fresh", "lm")
+    (old / VISITOR_MARKER).write_text("made by the attnviz Train page\n")  # a visitor's model
     past = time.time() - 2 * 3600
     for path in [old, *old.iterdir()]:
         os.utime(path, (past, past))

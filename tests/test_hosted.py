@@ -39,13 +39,33 @@ def test_expire_user_models_deletes_only_old_folders_under_the_root(tmp_path):
     root = tmp_path / "user_models"
     old, fresh = saved(root, "sentiment"), saved(root / "f", "lm").parent
     outside = saved(tmp_path / "outside", "ner")
+    for folder in (old, fresh, outside):
+        (folder / hosted.VISITOR_MARKER).write_text("made by the attnviz Train page\n")
     (root / "link").symlink_to(outside)
+    foreign = root / "someone-elses-folder"  # old, but not a visitor's model: never deleted
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
     past = time.time() - 7200
-    for path in [old, *old.iterdir(), outside, *outside.iterdir()]:
-        os.utime(path, (past, past))
+    for path in [old, *old.iterdir(), outside, *outside.iterdir(), foreign, *foreign.iterdir()]:
+        os.utime(path, (past, past), follow_symlinks=False)
     removed = hosted.expire_user_models(root, ttl_s=3600)
     assert removed == [old] and not old.exists()
-    assert fresh.exists() and outside.exists() and (root / "link").is_symlink()
+    assert fresh.exists() and outside.exists() and (root / "link").is_symlink() and foreign.exists()
+
+
+def test_a_train_page_folder_keeps_its_marker_across_saves(tmp_path):
+    from attnviz.training.jobs import reserve_output_folder
+
+    from test_checkpoint import LABELS, make_model
+
+    from attnviz.store.checkpoint import save_checkpoint
+
+    folder = reserve_output_folder("sentiment", "mine", root=tmp_path)
+    assert (folder / hosted.VISITOR_MARKER).is_file()
+    model, tokenizer = make_model("sentiment")
+    for _ in range(2):  # the first save into the reserved folder, then a later (better) one
+        save_checkpoint(folder, model, tokenizer, "sentiment", LABELS["sentiment"])
+        assert (folder / hosted.VISITOR_MARKER).is_file() and (folder / "config.json").is_file()
 
 
 def test_a_run_is_stopped_at_its_time_cap_and_keeps_what_it_learned(shared_data):

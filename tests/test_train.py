@@ -111,9 +111,9 @@ def test_stop_callback_and_early_stopping(shared_data):
     rows, tokenizer, config = _tiny_sentiment(shared_data, 64)
     calls = []
 
-    def stop_after_three() -> bool:
+    def stop_after_three() -> bool:  # asked before and after every step: the 7th question follows step 3
         calls.append(1)
-        return len(calls) > 3
+        return len(calls) > 6
 
     result = train(build_model(config), tokenizer, TrainConfig(task="sentiment", epochs=50, batch_size=8),
                    rows, should_stop=stop_after_three)

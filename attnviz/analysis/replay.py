@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 
 from attnviz.errors import InputError
-from attnviz.store.replay_file import has_replay, read_replay
+from attnviz.store.replay_file import ReplayError, has_replay, read_replay
 from attnviz.trace import AttentionTrace
 
-__all__ = ["Replay", "has_replay", "load_replay", "replay_traces"]
+__all__ = ["Replay", "ReplayError", "has_replay", "load_replay", "replay_traces"]
 
 
 @dataclass
@@ -38,18 +38,14 @@ class Replay:
 
 
 def load_replay(folder: str | Path) -> Replay | None:
-    """The replay recorded in a checkpoint folder; None when there is none (or it cannot be read)."""
+    """The replay recorded in a checkpoint folder; None when there is none; ReplayError (a ValueError
+    naming the problem) when its files are damaged."""
     files = read_replay(folder)
     if files is None:
         return None
     document, arrays = files
-    try:
-        texts, steps = list(document["texts"]), [int(s) for s in document["steps"]]
-        weights = [arrays[f"probe{i}"].astype(np.float32) for i in range(len(texts))]
-    except (ValueError, KeyError, TypeError):
-        return None
-    if any(w.shape[0] != len(steps) for w in weights):
-        return None
+    texts, steps = list(document["texts"]), [int(s) for s in document["steps"]]
+    weights = [arrays[f"probe{i}"].astype(np.float32) for i in range(len(texts))]
     return Replay(texts, [list(t) for t in document["tokens"]], steps,
                   [(int(s), float(v)) for s, v in document.get("loss", [])], bool(document.get("causal")), weights)
 
@@ -57,5 +53,8 @@ def load_replay(folder: str | Path) -> Replay | None:
 def replay_traces(bundle, probe: int = 0) -> list[tuple[int, AttentionTrace]]:
     """[(step, trace)] of probe sentence `probe` recorded while `bundle`'s model trained, in step order;
     [] when its folder holds no replay (HuggingFace models never do)."""
-    replay = load_replay(getattr(bundle, "source", ""))
+    try:
+        replay = load_replay(getattr(bundle, "source", ""))
+    except ReplayError:
+        return []
     return replay.traces(probe, bundle.name) if replay is not None else []

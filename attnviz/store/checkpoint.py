@@ -9,19 +9,19 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from tokenizers import Tokenizer
 from torch import nn
 
-from attnviz.store import atomic_dir
-
-from attnviz.store import safefiles
+from attnviz.store import atomic_dir, safe_write, safefiles
 from attnviz.errors import CheckpointError
+from attnviz.hosted import VISITOR_MARKER
 from attnviz.store.checkpoint_checks import TASK_MODEL_KIND, check_header_matches, validate_document
 from attnviz.memory import release_free_memory
 from attnviz.nn.models import ModelConfig, build_model
@@ -64,8 +64,8 @@ def save_checkpoint(folder: str | Path, model: nn.Module, tokenizer: TextTokeniz
 
             state, base_record = reference_shared(base[0], state, base[1])
         tensors = {name: t.detach().to("cpu", dtype).contiguous() for name, t in state.items()}
-        save_file(tensors, str(staging / WEIGHTS_FILE), metadata={"format": "pt"})
-        tokenizer.save(staging / TOKENIZER_FILE)
+        safe_write.save_bytes(staging / WEIGHTS_FILE, save(tensors, metadata={"format": "pt"}))
+        safe_write.save_via(staging / TOKENIZER_FILE, tokenizer.save)
         document = {
             "format": FORMAT_NAME, "format_version": FORMAT_VERSION, "task": task, "labels": list(labels),
             "model": config.to_dict(),
@@ -75,11 +75,9 @@ def save_checkpoint(folder: str | Path, model: nn.Module, tokenizer: TextTokeniz
         }
         if base_record and base_record["tensors"]:
             document["base"] = base_record
-        (staging / CONFIG_FILE).write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-        for item in staging.iterdir():
-            item.chmod(0o644)
-            with open(item, "rb") as handle:
-                os.fsync(handle.fileno())
+        safe_write.save_text(staging / CONFIG_FILE, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        if _is_regular(folder / VISITOR_MARKER):  # a Train-page folder stays marked as a visitor's
+            safe_write.save_text(staging / VISITOR_MARKER, "made by the attnviz Train page\n")
         staging.chmod(0o755)
         atomic_dir.commit(staging, folder)
     finally:
@@ -95,9 +93,16 @@ def check_replaceable(folder: str | Path) -> None:
         return
     if folder.is_symlink() or not folder.is_dir():
         raise CheckpointError(f"{folder} exists and is not a folder; refusing to replace it")
-    if any(folder.iterdir()) and not is_attnviz_checkpoint(folder):
+    if any(p.name != VISITOR_MARKER for p in folder.iterdir()) and not is_attnviz_checkpoint(folder):
         raise CheckpointError(f"{folder} is not an attnviz checkpoint folder (nor empty); refusing to replace "
                               "it: choose a new folder")
+
+
+def _is_regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def is_attnviz_checkpoint(folder: str | Path) -> bool:
@@ -135,7 +140,8 @@ def _read_config(folder: Path) -> dict:
     document = safefiles.read_json(config_path, safefiles.MAX_CONFIG_BYTES, CheckpointError)
     if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
         raise CheckpointError(f"{config_path} is not an attnviz config (no \"format\": \"attnviz\")")
-    if document.get("format_version") != FORMAT_VERSION:
+    version = document.get("format_version")
+    if type(version) is not int or version != FORMAT_VERSION:  # true == 1 in Python: booleans are refused
         raise CheckpointError(f"{config_path} has format version {document.get('format_version')!r}; "
                               f"this attnviz reads version {FORMAT_VERSION}")
     for key in ("task", "labels", "model", "tokenizer"):
@@ -152,8 +158,7 @@ def load_checkpoint(folder: str | Path, device: str | torch.device = "cpu", *,
     shared, frozen tensors (requires_grad False; never write into them); False gives private copies."""
     folder = Path(folder)
     _refuse_pickles(folder)
-    if not folder.exists():
-        atomic_dir.recover(folder)  # a save killed between its two renames
+    atomic_dir.recover(folder)  # a save killed between its two renames; stale staging folders of dead writers
     if not folder.is_dir():
         raise CheckpointError(f"checkpoint folder {folder} does not exist")
     document = _read_config(folder)
@@ -189,6 +194,7 @@ def load_checkpoint(folder: str | Path, device: str | torch.device = "cpu", *,
         except BaseWeightsError as error:
             raise CheckpointError(str(error)) from None
         tensors.update(from_base)
+    _refuse_non_finite(tensors, weights_path)
     model = build_model(config)
     _check_tensors_match(model, tensors, weights_path)
     for name, tensor in tensors.items():  # float16/bfloat16 files: one float32 copy each, dropped as we go
@@ -204,6 +210,14 @@ def load_checkpoint(folder: str | Path, device: str | torch.device = "cpu", *,
     model.to(device).eval()
     release_free_memory()  # the freshly initialised weights that were replaced
     return Checkpoint(model, tokenizer, config, document["task"], labels, document.get("metadata", {}))
+
+
+def _refuse_non_finite(tensors: dict[str, torch.Tensor], path: Path) -> None:
+    """CheckpointError naming the first floating-point tensor holding NaN or infinity (it would predict NaN)."""
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise CheckpointError(f"{path}: tensor {name!r} holds NaN or infinite values; the checkpoint is "
+                                  "damaged (or was saved from a run that diverged)")
 
 
 def _base_header(document: dict, config_path: Path) -> dict[str, dict]:

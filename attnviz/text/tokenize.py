@@ -139,9 +139,16 @@ def _cut(encoded: Encoded, max_len: int | None) -> Encoded:
     return Encoded(encoded.ids[:max_len], encoded.tokens[:max_len], encoded.word_ids[:max_len], True, cases)
 
 
-def build_char_tokenizer(text: str) -> TextTokenizer:
-    """One token per character seen in `text`; anything else becomes <unk>."""
-    chars = sorted(set(text))
+MAX_CHAR_SYMBOLS = 512  # characters a char tokenizer keeps (the most frequent); the rest become <unk>
+
+
+def build_char_tokenizer(text: str, max_symbols: int = MAX_CHAR_SYMBOLS) -> TextTokenizer:
+    """One token per character of `text`, the `max_symbols` most frequent ones (ties: code-point order);
+    anything else becomes <unk>. The cap bounds the output layer (a text of 74,000 distinct characters
+    would otherwise make a 74,000-way softmax at every position)."""
+    counts = Counter(text)
+    chars = sorted(sorted(counts), key=lambda c: -counts[c])[:max(1, max_symbols)]
+    chars = sorted(chars)
     vocab = {"<pad>": 0, "<unk>": 1}
     vocab.update({c: i + 2 for i, c in enumerate(chars)})
     return TextTokenizer(Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token="<unk>")), "char")

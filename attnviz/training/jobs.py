@@ -20,9 +20,11 @@ from pathlib import Path
 
 import torch
 
+from attnviz.store import safe_write
 from attnviz.store.checkpoint import CONFIG_FILE, CheckpointError
 from attnviz.training.data import NER_LABELS, SENTIMENT_LABELS, DataError, split_tail
 from attnviz.errors import InputError
+from attnviz.hosted import VISITOR_MARKER
 from attnviz.training.train import Progress, TrainResult
 from attnviz.training.training_job import JobSpec, load_job_data, run_job
 
@@ -61,7 +63,7 @@ def reserve_output_folder(task: str, name: str | None = None, root: str | Path |
     When the name is taken, `-2`, `-3`... is added: nothing that exists is ever reused or replaced.
     """
     base = Path(root) if root is not None else user_models_dir()
-    base.mkdir(parents=True, exist_ok=True)
+    safe_write.real_dir(base)
     stem = safe_name(name) if name and name.strip() else f"{task}-{time.strftime('%Y%m%d-%H%M%S')}"
     with _reserve_lock:
         for attempt in range(1, 1000):
@@ -72,6 +74,7 @@ def reserve_output_folder(task: str, name: str | None = None, root: str | Path |
                 folder.mkdir()
             except FileExistsError:
                 continue
+            safe_write.save_text(folder / VISITOR_MARKER, "made by the attnviz Train page\n")
             return folder
     raise ValueError(f"too many models named {stem!r} in {base}; choose another name")
 
@@ -216,9 +219,7 @@ def _record_data_description(folder: Path, described: dict) -> None:
     path = folder / CONFIG_FILE
     document = json.loads(path.read_text(encoding="utf-8"))
     document.setdefault("metadata", {})["data"] = described
-    staging = path.with_name(f".{CONFIG_FILE}.tmp")
-    staging.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(staging, path)
+    safe_write.save_text(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
 
 
 def _run(job: TrainingJob, train_data, dev_data, dev_limit: int, max_seconds: float | None = None) -> None:
@@ -241,7 +242,8 @@ def _run(job: TrainingJob, train_data, dev_data, dev_limit: int, max_seconds: fl
             log.exception("training job %s failed", job.id)
         if not (job.folder / CONFIG_FILE).is_file():
             try:
-                job.folder.rmdir()  # the reserved folder, still empty
+                (job.folder / VISITOR_MARKER).unlink(missing_ok=True)
+                job.folder.rmdir()  # the reserved folder, empty but for its marker
             except OSError:
                 pass
         job._finish("failed", _plain_error(error))

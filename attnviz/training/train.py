@@ -254,6 +254,11 @@ def train(model: nn.Module, tokenizer: TextTokenizer, config: TrainConfig, train
         scheduler.step()
         step += 1
         value = loss.item()
+        if should_stop is not None and should_stop():  # checked after every step too: a time cap holds
+            running = value if running is None else 0.95 * running + 0.05 * value
+            result.stopped_early = True
+            report(running, message="stopped")
+            break
         running = value if running is None else 0.95 * running + 0.05 * value
         if on_step is not None and rank == 0:
             on_step(step, total_steps, running, model)

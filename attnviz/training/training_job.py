@@ -25,6 +25,7 @@ from attnviz.bundles.hf import is_minilm_name
 from attnviz.bundles.pretrained_init import base_tensor_names, init_from_bert
 from attnviz.text.tokenize import build_char_tokenizer, build_word_tokenizer, build_wordpiece_tokenizer
 from attnviz.device import describe_device, pick_device, pick_precision
+from attnviz.training.budget import RunCaps, check_run
 from attnviz.training.train import DEV_METRIC, Progress, TrainConfig, TrainResult, train
 
 TASK_LABELS = {"sentiment": SENTIMENT_LABELS, "ner": NER_LABELS, "lm": []}
@@ -65,6 +66,7 @@ class JobSpec:
     replay_texts: tuple[str, ...] = ()  # probe sentences whose attention is recorded while training
     replay_every: int = 0  # steps between replay snapshots (0: about 40 over the run)
     freeze_embeddings: bool = False  # with --init: keep the pretrained word embeddings fixed
+    caps: RunCaps | None = None  # hosted: tokens per batch and estimated step memory (checked before training)
     dev_from_data_root: bool = False  # with train_file: take dev from the data root (for --train-file)
 
 
@@ -153,6 +155,15 @@ def _file_digest(path: str | None) -> str | None:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
+def _longest(tokenizer, train_data, sample: int = 5_000) -> int:
+    """Tokens of the longest of the first `sample` training examples (a batch pads to its longest)."""
+    longest = 1
+    for item, _ in list(train_data)[:sample]:
+        encoded = tokenizer.encode_words(item) if isinstance(item, (list, tuple)) else tokenizer.encode(item)
+        longest = max(longest, len(encoded.ids))
+    return longest
+
+
 def run_job(spec: JobSpec, on_progress: Callable[[Progress], None] | None = None,
             should_stop: Callable[[], bool] | None = None, train_data=None, dev_data=None) -> tuple[Path, TrainResult, dict]:
     """Train and save. Returns (checkpoint folder, training result, final dev metrics)."""
@@ -165,6 +176,9 @@ def run_job(spec: JobSpec, on_progress: Callable[[Progress], None] | None = None
         data_description["train_sha256"] = _file_digest(spec.train_file)
     labels = TASK_LABELS[spec.task]
     model, tokenizer = build_for_job(spec, train_data)
+    if spec.caps is not None:
+        seq_len = model.config.max_len if spec.task == "lm" else min(model.config.max_len, _longest(tokenizer, train_data))
+        check_run(model, spec.train.batch_size, seq_len, spec.task, spec.caps)
     dtype = {"float32": torch.float32, "float16": torch.float16}[spec.save_dtype]
     folder = Path(spec.out)
     base = base_reference(spec, model)

@@ -6,4 +6,5 @@ views: tokens, notes, charts and downloads.
 from attnviz.ui.core import *  # noqa: F401,F403
 from attnviz.ui.core import USER_ERRORS, _word_ids  # noqa: F401
 from attnviz.ui.views import *  # noqa: F401,F403
-from attnviz.ui.hosting import is_hosted, max_text_chars, show_skipped_models  # noqa: F401
+from attnviz.ui.hosting import (error_boundary, expire_user_models_now, is_hosted, max_text_chars,  # noqa: F401
+                                shown_path, show_skipped_models)

@@ -9,16 +9,18 @@ import streamlit as st
 from attnviz import plots
 
 from attnviz.plots import heads as plots_heads
-from attnviz.analysis.context_index import ContextIndex
 from attnviz.analysis.corpora import CORPORA, load_corpus, typed_sentences
 from attnviz.analysis.head_stats import head_statistics
-from attnviz.analysis.replay import load_replay
+from attnviz.analysis.replay import ReplayError, load_replay
 from attnviz.training.data import DataError
 from attnviz.bundles.registry import ModelEntry
 from attnviz.ui.core import _config_mtime, _load_cached, app_device, escape_markdown, show_error
 from attnviz.ui.views import model_view_trace, plot
+from attnviz.hosted import LIMITS
+from attnviz.ui.hosting import is_hosted
 
 TYPED = "sentences I type"
+MAX_TYPED_CHARS = 200_000  # a typed corpus, all lines together (hosted: HostedLimits.max_typed_chars)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -35,7 +37,12 @@ def corpus_picker(key: str, default_size: int = 100, max_size: int = 1000,
         if choice == TYPED:
             text = st.text_area("One sentence per line", key=f"{key}_typed",
                                 value="The cat sat on the mat.\nShe gave him the book he wanted.")
-            return "typed", typed_sentences(text, max_size)
+            limit = LIMITS.max_typed_sentences if is_hosted() else max_size
+            lines = typed_sentences(text, limit)
+            chars, most = sum(map(len, lines)), LIMITS.max_typed_chars if is_hosted() else MAX_TYPED_CHARS
+            if chars > most:
+                raise ValueError(f"The sentences hold {chars:,} characters; the limit is {most:,}.")
+            return "typed", lines
         sentences = _corpus(choice)
     except DataError as error:
         reason = str(error).split("; pass --data")[0]  # the command line's advice means nothing here
@@ -63,21 +70,14 @@ def head_table(entry: ModelEntry, texts: list[str]) -> pd.DataFrame:
     return _head_table(entry.source, _config_mtime(entry.source), str(app_device()), tuple(texts))
 
 
-@st.cache_resource(show_spinner=False, max_entries=6)
-def _index(source: str, mtime: int, device: str, texts: tuple[str, ...], layer: int, disk: bool) -> ContextIndex:
-    return ContextIndex.build(_load_cached(source, mtime, device), list(texts), layer, cache=disk)
-
-
-def context_index(entry: ModelEntry, texts: list[str], layer: int, disk: bool = True) -> ContextIndex:
-    """The corpus index of a model at a layer, built once per server process; disk=True also keeps
-    it on disk (for the shared dev sets only: typed corpora must not fill the disk of a hosted app)."""
-    return _index(entry.source, _config_mtime(entry.source), str(app_device()), tuple(texts), layer, disk)
-
-
 def replay_view(folder: str | Path, key: str, model_name: str = "") -> bool:
     """The training replay of a checkpoint folder: a step slider, every head for the probe sentence at
     that step and the loss curve with a marker. Returns False (drawing nothing) when there is none."""
-    replay = load_replay(folder)
+    try:
+        replay = load_replay(folder)
+    except (ReplayError, OSError) as error:
+        st.warning(f"The training replay of this model cannot be shown and is skipped: {escape_markdown(error)}")
+        return True
     if replay is None or not replay.steps:
         return False
     probe = 0

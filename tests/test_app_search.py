@@ -1,0 +1,31 @@
+"""AppTest of the Corpus search page: content-word default token, the sentence cap, hosted typed-corpus caps."""
+from __future__ import annotations
+
+import pytest
+
+from tests.test_app import assert_clean, open_page
+from tests.test_app_heads import dataframe
+
+
+@pytest.fixture(autouse=True)
+def _cache_and_data(tmp_path, monkeypatch, shared_data):
+    monkeypatch.setenv("ATTNVIZ_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("ATTNVIZ_DATA", str(shared_data))
+
+
+def test_default_token_is_a_content_word_and_the_dev_set_is_capped():
+    at = open_page("search", model="sentiment", text="The film is a charming, funny surprise.")
+    assert_clean(at)
+    token = at.selectbox(key="search_token_11")
+    assert token.value == 2  # "film", not [CLS] (0) nor "the" (1)
+    assert at.number_input(key="search_cap").value == 872  # SST-2 dev has 872 sentences (< 2,000)
+    assert dataframe(at, "context")["token"].iloc[0] != "[CLS]"
+
+
+def test_hosted_typed_corpus_is_capped_in_characters(monkeypatch):
+    monkeypatch.setenv("ATTNVIZ_HOSTED", "1")
+    at = open_page("search", model="sentiment", text="a dull story")
+    at.radio(key="search_corpus").set_value("sentences I type").run()
+    at.text_area(key="search_typed").set_value("\n".join(["word " * 300] * 50)).run()
+    assert not at.exception
+    assert any("the limit is 20,000" in w.value for w in at.warning)
