@@ -6,7 +6,7 @@ import urllib.parse
 
 import pytest
 
-from test_browser import browser, open_page, page, problems, server, settle, shoot  # noqa: F401  (fixtures)
+from browser_support import open_page, problems, settle, shoot
 
 pytestmark = pytest.mark.browser
 
