@@ -145,7 +145,7 @@ def _with(trace: AttentionTrace, weights: np.ndarray, tokens: list[str], query_t
                                query_tokens=query_tokens, notes=list(trace.notes) + notes)
 
 
-def _drop_positions(trace: AttentionTrace, keys: list[int], queries: list[int]) -> tuple[AttentionTrace, np.ndarray, int]:
+def keep_positions(trace: AttentionTrace, keys: list[int], queries: list[int]) -> tuple[AttentionTrace, np.ndarray, int]:
     """Keep only the given key and query positions and divide each row by the mass left on its keys.
 
     A row left with no attention at all becomes uniform over the keys it may see (keys up to itself
@@ -182,7 +182,7 @@ def hide_special_tokens(trace: AttentionTrace, specials: Iterable[str] | None = 
         return trace
     if not keys or not queries:
         raise InputError("Every token is a special token: there is nothing left to show.")
-    kept, hidden_share, empty = _drop_positions(trace, keys, queries)
+    kept, hidden_share, empty = keep_positions(trace, keys, queries)
     hidden = sorted({t for t in trace.tokens if special(t)} | {t for t in trace.query_tokens if special(t)})
     notes = [f"Special tokens ({', '.join(hidden)}) are hidden and each row was renormalised to sum to 1: "
              f"on average {hidden_share.mean():.0%} of a row's attention went to them (up to "
@@ -203,7 +203,7 @@ def hide_sinks(trace: AttentionTrace, specials: Iterable[str] | None = None) -> 
     if len(trace.tokens) < 2 or list(trace.query_tokens) != list(trace.tokens):
         raise InputError("Sinks can be hidden only from a self-attention trace of two tokens or more.")
     keep = [i for i, t in enumerate(trace.tokens) if i > 0 and not special(t)]
-    kept, sink_share, empty = _drop_positions(trace, keep, keep)
+    kept, sink_share, empty = keep_positions(trace, keep, keep)
     notes = [f"Sinks hidden (the first token{' and special tokens' if len(keep) < len(trace.tokens) - 1 else ''}): "
              f"each row is divided by the attention left after the sinks; on average {sink_share.mean():.0%} "
              f"of a row went to them (up to {sink_share.max():.0%})."]
