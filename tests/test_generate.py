@@ -205,3 +205,15 @@ def test_a_forced_branch_shares_its_prefix_and_takes_the_forced_token():
 def test_forced_choices_are_checked(forced):
     with pytest.raises(ValueError, match="forced"):
         GenerationConfig(forced=forced)
+
+
+def test_each_step_records_the_models_own_probability_and_entropy():
+    model = tiny_lm()
+    result = generate(model, [1, 2], GenerationConfig(max_new_tokens=3, temperature=0.7, top_k=3, seed=0))
+    ids = [1, 2]
+    for step in result.steps:
+        with torch.no_grad():
+            probs = torch.softmax(model(torch.tensor([ids])).logits[0, -1], -1)
+        assert step.model_probability == pytest.approx(float(probs[step.token_id]), rel=1e-5)
+        assert step.entropy == pytest.approx(float(-(probs * probs.log()).sum()), rel=1e-5)
+        ids.append(step.token_id)

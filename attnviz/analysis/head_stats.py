@@ -34,10 +34,10 @@ class RoleRule:
 def head_role(row: dict | pd.Series, rule: RoleRule = RoleRule()) -> str:
     """A plain label from one head's statistics; the first rule that holds wins.
 
-    After Clark et al. 2019 ("What does BERT look at?"), who found heads that put most of their
+    After Xiao et al. 2023, who found decoders parking attention on the first token (attention
+    sinks), and Clark et al. 2019 ("What does BERT look at?"), who found heads that put most of their
     attention on [SEP]/[CLS], heads that attend to the previous or the next token, and heads that
-    attend broadly (high entropy), and Xiao et al. 2023, who found decoders parking attention on the
-    first token (attention sinks):
+    attend broadly (high entropy):
 
     1. sink >= 0.5 or special >= 0.5 -> "sink" (most attention goes to the first token or special tokens)
     2. previous >= 0.5 -> "previous token"

@@ -35,20 +35,25 @@ def not_available(bundle) -> InputError:
                       f"head (this is a {bundle.task} model).")
 
 
-def residual_stream(bundle, text: str) -> Stream:
-    """The text's residual stream for our causal LM or a HuggingFace decoder; InputError for any other model."""
+def residual_stream(bundle, text: str | None = None, ids: list[int] | None = None) -> Stream:
+    """The residual stream of a text (or of token ids, e.g. the window a generation step read; the
+    last max_len are kept) for our causal LM or a HuggingFace decoder; InputError for any other model."""
     if bundle.task != "lm":
         raise not_available(bundle)
+    if ids is None:
+        ids = list(bundle.encode(text).ids)
+    ids = [int(i) for i in ids][-bundle.max_len:]
+    if not ids:
+        raise InputError("There are no tokens to read.")
     if hasattr(bundle, "checkpoint"):
-        return _ours(bundle, text)
-    return _huggingface(bundle, text)
+        return _ours(bundle, ids)
+    return _huggingface(bundle, ids)
 
 
 @torch.no_grad()
-def _ours(bundle, text: str) -> Stream:
-    encoded = bundle.encode(text)
+def _ours(bundle, token_ids: list[int]) -> Stream:
     model = bundle.model
-    ids = torch.tensor([encoded.ids], device=bundle.device)  # (1, T)
+    ids = torch.tensor([token_ids], device=bundle.device)  # (1, T)
     first = model.encoder.embed(ids)  # (1, T, d)
     output = model(ids, return_hidden=True)
     states = torch.stack([first[0]] + [h[0] for h in output.hidden_states]).float()  # (L + 1, T, d)
@@ -56,7 +61,8 @@ def _ours(bundle, text: str) -> Stream:
     def readout(x: torch.Tensor) -> torch.Tensor:
         return model.head(model.encoder.final_norm(x)).float()
 
-    return Stream(list(encoded.ids), list(encoded.tokens), states, readout, bundle.tokenizer.id_to_token)
+    name = bundle.tokenizer.id_to_token
+    return Stream(token_ids, [name(i) for i in token_ids], states, readout, name)
 
 
 def _find_parts(model: torch.nn.Module, n_layers: int) -> tuple[torch.nn.ModuleList, torch.nn.Module]:
@@ -72,8 +78,7 @@ def _find_parts(model: torch.nn.Module, n_layers: int) -> tuple[torch.nn.ModuleL
 
 
 @torch.inference_mode()
-def _huggingface(bundle, text: str) -> Stream:
-    encoded = bundle.encode(text)
+def _huggingface(bundle, token_ids: list[int]) -> Stream:
     model = bundle.model
     layers, norm = _find_parts(model, bundle.n_layers)
     owner = threading.get_ident()
@@ -85,7 +90,7 @@ def _huggingface(bundle, text: str) -> Stream:
 
     handles = [layer.register_forward_hook(keep) for layer in layers]
     try:
-        ids = torch.tensor([encoded.ids], device=bundle.device)  # (1, T)
+        ids = torch.tensor([token_ids], device=bundle.device)  # (1, T)
         output = model(input_ids=ids, output_hidden_states=True, use_cache=False, return_dict=True)
     finally:
         for handle in handles:
@@ -100,5 +105,5 @@ def _huggingface(bundle, text: str) -> Stream:
     def readout(x: torch.Tensor) -> torch.Tensor:
         return unembed(norm(x.to(dtype))).float()
 
-    return Stream(list(encoded.ids), list(encoded.tokens), states, readout,
-                  lambda i: bundle.tokenizer.convert_ids_to_tokens(int(i)))
+    name = lambda i: bundle.tokenizer.convert_ids_to_tokens(int(i))  # noqa: E731
+    return Stream(token_ids, [name(i) for i in token_ids], states, readout, name)

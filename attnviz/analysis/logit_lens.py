@@ -44,13 +44,14 @@ def lens_log_probs(stream, row: int) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def logit_lens(bundle, text: str, top_k: int = 5) -> LogitLens:
+def logit_lens(bundle, text: str | None = None, top_k: int = 5, *, ids: list[int] | None = None) -> LogitLens:
     """Every row (embeddings, then each layer's output) at every position through the final norm and
     the unembedding. Our LM and HuggingFace decoders; other models get an InputError saying the lens
-    is not available. The last row is the model's own distribution."""
+    is not available. The last row is the model's own distribution. ids: token ids to read instead of
+    the text (the last max_len are kept)."""
     if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= MAX_TOP_K:
         raise ValueError(f"top_k must be a whole number from 1 to {MAX_TOP_K}, not {top_k!r:.20}")
-    stream = residual_stream(bundle, text)
+    stream = residual_stream(bundle, text, ids)
     rows = stream.states.shape[0]
     final = lens_log_probs(stream, rows - 1)  # (T, vocab)
     predicted = final.argmax(-1)  # (T,)

@@ -72,7 +72,8 @@ class GenerationStep:
     With record_attention: attention (L, H, W) float16, the last row of every head's causal pattern
     over the window the model read at this step (the row that chose the token), and window_start,
     the index in GenerationResult.ids of the window's first token (its keys are
-    ids[window_start:window_start + W]).
+    ids[window_start:window_start + W]). model_probability and entropy (nats): the chosen token's
+    probability and the entropy under the model's own distribution.
     """
 
     token_id: int
@@ -81,6 +82,8 @@ class GenerationStep:
     model_candidates: list[tuple[int, float]]
     attention: np.ndarray | None = None
     window_start: int = 0
+    model_probability: float = float("nan")
+    entropy: float = float("nan")
 
 
 @dataclass
@@ -165,8 +168,12 @@ def sample_tokens(next_logits: Callable[[list[int]], StepOutput], prompt_ids: li
             token = int(config.forced[step])
             if token >= probs.numel():
                 raise ValueError(f"the token forced at step {step} ({token}) is not in the vocabulary")
+        own = torch.log_softmax(logits, -1)
+        own_probs = own.exp()
+        entropy = float(-(own_probs * own).nan_to_num().sum())  # 0 * -inf counts as 0
         result.steps.append(GenerationStep(token, float(probs[token]), _top(probs, config.n_candidates),
-                                           _top(torch.softmax(logits, -1), config.n_candidates), row, start))
+                                           _top(own_probs, config.n_candidates), row, start,
+                                           float(own_probs[token]), entropy))
         result.new_ids.append(token)
         if token in config.stop_ids:
             result.stopped_by = "stop_token"
