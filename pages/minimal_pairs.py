@@ -4,6 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from attnviz.text.display import readable_token
 from attnviz import analysis, ui
 
 from attnviz.plots import analysis as plots_analysis
@@ -78,7 +79,8 @@ if entry is not None and ui.require_text(text_a, "first sentence") and ui.requir
             else:
                 rows = [{"word": k, "tag in A": a, "tag in B": b} for k, (a, b) in pair.change.items()]
             st.dataframe(pd.DataFrame(rows), hide_index=True, key="pairs_change")
-        edits = [{"edit": op, "tokens in A": " ".join(pair.tokens_a[a0:a1]), "tokens in B": " ".join(pair.tokens_b[b0:b1])}
+        edits = [{"edit": op, "tokens in A": " ".join(map(readable_token, pair.tokens_a[a0:a1])),
+                  "tokens in B": " ".join(map(readable_token, pair.tokens_b[b0:b1]))}
                  for op, a0, a1, b0, b1 in pair.edits]
         st.subheader("What differs")
         if edits:
@@ -94,7 +96,7 @@ if entry is not None and ui.require_text(text_a, "first sentence") and ui.requir
             ui.plot(plots_analysis.head_grid(pair.head_difference, "Attention change per head",
                                              colorbar_title="change", diverging=False), key="pairs_heads")
             st.subheader("Tokens where attention moved most")
-            moved = [{"token in A": a, "token in B": b, "change in attention received": round(s, 5)}
+            moved = [{"token in A": readable_token(a), "token in B": readable_token(b), "change in attention received": round(s, 5)}
                      for a, b, s in pair.token_shift[:10]]
             st.dataframe(pd.DataFrame(moved), hide_index=True, key="pairs_tokens")
     except ui.USER_ERRORS as exc:

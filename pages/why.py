@@ -4,6 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from attnviz.text.display import readable_token
 from attnviz import analysis, plots, ui
 
 from attnviz.plots import analysis as plots_analysis
@@ -100,7 +101,7 @@ def head_switches(bundle, source: str, text: str, position: int | None) -> None:
     before = slot_probabilities(bundle, base_logits, target)
     after = slot_probabilities(bundle, bundle.logits(text, ablate=off), target)
     name = ui.escape_markdown(target.label)
-    where = f" for token {ui.escape_markdown(bundle.encode(text).tokens[target.position])}" \
+    where = f" for token {ui.escape_markdown(readable_token(bundle.encode(text).tokens[target.position]))}" \
         if bundle.task == "ner" else ""
     left, right = st.columns([1, 2])
     left.metric(f"Probability of {name}{where}", f"{after.get(target.label, 0.0):.4f}",
@@ -143,7 +144,7 @@ if entry is not None and ui.require_text(text):
         if bundle.task == "ner":
             choice = st.selectbox("Token to explain", ["auto"] + list(range(len(tokens))), key="why_position",
                                   format_func=lambda i: "the most confident entity" if i == "auto"
-                                  else f"#{i} {tokens[i]}")
+                                  else f"#{i} {readable_token(tokens[i])}")
             position = None if choice == "auto" or choice >= len(tokens) else int(choice)
         results = attributions(entry.source, text, position)
         first = results["integrated_gradients"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from collections.abc import Sequence
 
@@ -27,7 +28,7 @@ def show_tokens(trace: AttentionTrace, label: str = "Tokens as the model sees th
     parts = []
     for i, token in enumerate(trace.tokens):
         color = "red" if i in unknown else ("violet" if display.is_special(token) else "gray")
-        parts.append(badge(token, color))
+        parts.append(badge(display.readable_token(token), color))
     st.markdown(f"**{escape_markdown(label)}** ({len(trace.tokens)}):  \n" + " ".join(parts))
     if unknown:
         st.warning(f"{len(unknown)} token(s) are unknown to this model and read as "
@@ -80,6 +81,8 @@ def _records_frame(trace: AttentionTrace):
         "layer": layer.ravel(), "head": head.ravel(),
         "query_index": query.ravel(), "query_token": np.asarray(trace.query_tokens, dtype=object)[query.ravel()],
         "key_index": key.ravel(), "key_token": np.asarray(trace.tokens, dtype=object)[key.ravel()],
+        "query_display": np.asarray([display.readable_token(t) for t in trace.query_tokens], dtype=object)[query.ravel()],
+        "key_display": np.asarray([display.readable_token(t) for t in trace.tokens], dtype=object)[key.ravel()],
         "weight": trace.weights.astype(np.float64).ravel(),
     })
 
@@ -87,6 +90,14 @@ def _records_frame(trace: AttentionTrace):
 def trace_csv(trace: AttentionTrace) -> str:
     """One row per (layer, head, query, key) with the exact weight: the columns of to_records()."""
     return _records_frame(trace).to_csv(index=False)
+
+
+def trace_json(trace: AttentionTrace) -> str:
+    """trace.to_json() plus the tokens' display form ("Ġthe" -> "␣the") beside the raw tokens."""
+    data = json.loads(trace.to_json())
+    data["display_tokens"] = [display.readable_token(t) for t in trace.tokens]
+    data["display_query_tokens"] = [display.readable_token(t) for t in trace.query_tokens]
+    return json.dumps(data)
 
 
 def download_buttons(fig: go.Figure | None, trace: AttentionTrace, key: str, name: str = "attention") -> None:
@@ -103,7 +114,7 @@ def download_buttons(fig: go.Figure | None, trace: AttentionTrace, key: str, nam
     csv_col.download_button("Numbers (CSV)", data=(lambda: trace_csv(trace)), file_name=f"{stem}.csv",
                             mime="text/csv", key=f"{key}_csv", on_click="ignore", disabled=too_big,
                             help=help_big or "layer, head, query, key and the exact weight, one row each")
-    json_col.download_button("Numbers (JSON)", data=(lambda: trace.to_json()), file_name=f"{stem}.json",
+    json_col.download_button("Numbers (JSON)", data=(lambda: trace_json(trace)), file_name=f"{stem}.json",
                              mime="application/json", key=f"{key}_json", on_click="ignore", disabled=too_big,
                              help=help_big or "tokens and weights[layer][head][query][key]")
     if fig is None:
