@@ -96,3 +96,16 @@ def test_a_forced_branch_of_a_huggingface_decoder(tiny_llama):
     other = next(i for i in range(5, 50) if i != original.new_ids[2])
     _, branch = tiny_llama.generate("the cat", GenerationConfig(**base, forced={2: other}))
     assert branch.new_ids[:2] == original.new_ids[:2] and branch.new_ids[2] == other
+
+
+def test_long_text_scoring_matches_one_pass_and_counts_every_token_once(tiny_gpt2):
+    from attnviz.analysis.surprisal import characters_since, long_text_nats_per_char
+
+    text = "the cat sat on the mat"
+    one_pass = surprisal(tiny_gpt2, text)
+    long = long_text_nats_per_char(tiny_gpt2, text, window=64)
+    assert long["nats_per_char"] == pytest.approx(one_pass.nats_per_char, rel=1e-5)
+    windowed = long_text_nats_per_char(tiny_gpt2, text, window=4)  # many windows, each token scored once
+    assert windowed["tokens"] == len(one_pass.tokens)
+    assert windowed["scored"] == long["scored"] == len(one_pass.tokens) - 1
+    assert list(characters_since([(0, 0), (0, 3), (4, 7), (7, 8)])) == [0, 3, 4, 1]
