@@ -301,6 +301,7 @@ def test_compare_checkpoint_and_minilm() -> None:
 def test_compare_different_tokens_gives_bars_and_says_why() -> None:
     lm = model_for("lm")
     at = open_page("compare", model=lm.name, model2=minilm(), text="the movie was not good at all .")
+    at.toggle(key="compare_words").set_value(False)
     at.toggle(key="compare_merge").set_value(False)
     at.toggle(key="compare_hide_special").set_value(False)
     at.run()

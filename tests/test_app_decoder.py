@@ -56,3 +56,16 @@ def test_explorer_sink_toggle_and_decoder_views():
     at.toggle(key="explorer_decoder").set_value(True).run()
     assert_clean(at)
     assert {"explorer_lens", "explorer_surprisal"} <= set(charts(at))
+
+
+def test_compare_lines_up_a_char_model_and_minilm_word_by_word():
+    from test_app import minilm
+
+    lm = model_for("lm")
+    at = open_page("compare", model=lm.name, model2=minilm(), text="The movie wasn't good at all.")
+    assert_clean(at)
+    diff = charts(at)["compare_diff"]
+    z = array(diff["data"][0]["z"])
+    assert z.shape == (7, 7)  # The movie wasn't good at all .
+    limit = diff["data"][0]["zmax"]
+    assert diff["data"][0]["zmin"] == -limit and limit >= 0.1
