@@ -7,6 +7,7 @@ from attnviz import ui
 
 from attnviz.bundles import registry
 from attnviz.bundles.model_facts import model_facts
+from attnviz.bundles.reference import REFERENCES
 
 ui.ensure_app()
 st.title("attnviz: see what self-attention does")
@@ -79,6 +80,10 @@ for entry in entries:  # from each model's files alone: no model is loaded to fi
     rows.append([entry.name, entry.task, entry.kind, f"{facts['layers']} × {facts['heads']}",
                  f"{facts['parameters']:,}" if facts["parameters"] is not None else "",
                  ", ".join(f"{k} {v:.3f}" for k, v in shown.items()) or "—"])
+for reference in REFERENCES:  # a pretrained decoder beside our char model: the same dev text, per character
+    rows.append([f"{reference.name} (reference)", "lm", "pretrained decoder", f"{reference.layers} × {reference.heads}",
+                 f"{reference.parameters:,}", f"loss {reference.nats_per_char:.3f} nats/char on the char LM's dev split "
+                 f"({reference.measured})"])
 if rows:  # a markdown table, not st.dataframe: Home then needs no pandas (about 65 MB per server)
     header = ["model", "task", "kind", "layers × heads", "parameters", "dev metric"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]

@@ -69,3 +69,14 @@ def test_compare_lines_up_a_char_model_and_minilm_word_by_word():
     assert z.shape == (7, 7)  # The movie wasn't good at all .
     limit = diff["data"][0]["zmax"]
     assert diff["data"][0]["zmin"] == -limit and limit >= 0.1
+
+
+def test_home_lists_smollm2_as_a_reference_beside_the_char_lm():
+    from attnviz.bundles.reference import SMOLLM2_DEV
+
+    at = open_page("home")
+    assert_clean(at)
+    table = next(value for value, _ in texts(at) if "| model |" in value)
+    row = next(line for line in table.splitlines() if "(reference)" in line)
+    assert f"loss {SMOLLM2_DEV.nats_per_char:.3f} nats/char" in row
+    assert SMOLLM2_DEV.nats_per_char == SMOLLM2_DEV.nats_per_char and 0.3 < SMOLLM2_DEV.nats_per_char < 3.0
