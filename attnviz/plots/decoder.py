@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 from attnviz.plots.attention import _finish, _plain, _token_label, _visible
 
 LENS_ROW_HEIGHT = 22
-SURPRISAL_ROW_HEIGHT = 34
+SURPRISAL_ROW_HEIGHT = 40
 TOKENS_PER_LINE = 16
 SURPRISAL_SCALE = "YlOrRd"
 CELL_CHARS = 8
@@ -46,7 +46,9 @@ def logit_lens_figure(lens, first: int = 0, last: int | None = None) -> go.Figur
                      tickvals=columns, ticktext=[_token_label(lens.tokens[p]) for p in columns], side="top")
     fig.update_yaxes(tickmode="array", tickvals=list(range(len(lens.layers))), ticktext=list(lens.layers),
                      autorange="reversed")
-    return _finish(fig, "Logit lens: what each layer would predict next", 120 + LENS_ROW_HEIGHT * len(lens.layers))
+    fig = _finish(fig, "Logit lens: what each layer would predict next", 160 + LENS_ROW_HEIGHT * len(lens.layers))
+    fig.update_layout(margin=dict(t=110))  # room for the title above the token axis on top
+    return fig
 
 
 def surprisal_figure(result, per_line: int = TOKENS_PER_LINE, title: str = "Surprisal of each token") -> go.Figure:
@@ -75,7 +77,7 @@ def surprisal_figure(result, per_line: int = TOKENS_PER_LINE, title: str = "Surp
                                colorscale=SURPRISAL_SCALE, colorbar=dict(title="bits"), xgap=2, ygap=2))
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, autorange="reversed")
-    return _finish(fig, _plain(title), 90 + SURPRISAL_ROW_HEIGHT * lines)
+    return _finish(fig, _plain(title), 150 + SURPRISAL_ROW_HEIGHT * lines)
 
 
 def step_confidence_figure(probabilities: Sequence[float], entropies: Sequence[float], chosen: Sequence[str],
