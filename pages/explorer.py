@@ -49,7 +49,8 @@ if entry is not None and ui.require_text(text):
     try:
         bundle = ui.load_model(entry)
         with st.spinner("Reading the text through every head…"):
-            trace = ui.get_trace(entry, text, hide_special=hide_special, merge_pieces=merge)
+            # sinks are found in the trace as read (the first token, special tokens), so they go first
+            trace = ui.get_trace(entry, text, hide_special=hide_special and not hide_sinks, merge_pieces=merge)
         st.caption(f"{ui.escape_markdown(entry.name)}: {bundle.n_layers} layers × {bundle.n_heads} heads, "
                    f"task {ui.escape_markdown(bundle.task)}")
         if hide_sinks:

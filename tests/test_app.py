@@ -394,8 +394,14 @@ def _small_trace() -> AttentionTrace:
 def test_csv_matches_to_records_and_crop_keeps_rows_normalised() -> None:
     from attnviz import ui
     trace = _small_trace()
-    expected = pd.DataFrame(trace.to_records()).to_csv(index=False)
-    assert ui.trace_csv(trace) == expected
+    import io
+
+    from attnviz.text.display import readable_token
+
+    expected = pd.DataFrame(trace.to_records())
+    frame = pd.read_csv(io.StringIO(ui.trace_csv(trace)), keep_default_na=False)
+    assert frame[list(expected.columns)].to_csv(index=False) == expected.to_csv(index=False)
+    assert list(frame["key_display"]) == [readable_token(t) for t in expected["key_token"]]  # raw kept, display added
     cropped = ui.crop_trace(trace, 2)
     assert cropped.weights.shape == (2, 3, 2, 2)
     assert np.allclose(cropped.weights.sum(-1), 1.0, atol=1e-5)
