@@ -2,17 +2,21 @@
 
 Why a prediction (issue 8): rollout, attribution, ablation, head importance, minimal pairs.
 What heads do (issue 9): head statistics and roles, corpus search, training replay (verify checks live in
-attnviz.analysis.verify).
+attnviz.analysis.verify). A decoder at work (issue 18): logit lens, surprisal, sinks (in head statistics),
+word alignment across tokenizers.
 """
 from attnviz.nn.ablation import hooked_ablation, normalize_heads
 from attnviz.analysis.attribution import METHODS, Attribution, attribute, integrated_gradients
 from attnviz.analysis.context_index import ContextIndex, SearchHit
+from attnviz.analysis.alignment import WordAlignment, align_words, token_spans
 from attnviz.analysis.head_stats import head_role, head_statistics, role_counts
 from attnviz.analysis.importance import head_importance
+from attnviz.analysis.logit_lens import LogitLens, logit_lens  # the function shadows its module's name here
 from attnviz.analysis.minimal_pairs import MinimalPair, align_tokens, minimal_pair
 from attnviz.analysis.replay import Replay, load_replay, replay_traces
 from attnviz.analysis.rollout import rollout
+from attnviz.analysis.surprisal import Surprisal, surprisal
 
-__all__ = ["METHODS", "Attribution", "ContextIndex", "MinimalPair", "Replay", "SearchHit",
-           "align_tokens", "attribute", "head_importance", "head_role", "head_statistics", "hooked_ablation",
+__all__ = ["METHODS", "Attribution", "ContextIndex", "LogitLens", "MinimalPair", "Replay", "SearchHit", "Surprisal",
+           "WordAlignment", "align_tokens", "align_words", "logit_lens", "surprisal", "token_spans", "attribute", "head_importance", "head_role", "head_statistics", "hooked_ablation",
            "integrated_gradients", "load_replay", "minimal_pair", "normalize_heads", "replay_traces", "role_counts", "rollout"]
