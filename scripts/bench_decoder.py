@@ -42,7 +42,7 @@ def best_of(repeat: int, work) -> float:
 
 def text_of(bundle, n_tokens: int) -> str | None:
     """The first n_tokens of the bench text, or None when the model reads fewer (its context)."""
-    ids = bundle.encode(TEXT).ids
+    ids = bundle.encode(" ".join([TEXT] * 3)).ids
     return bundle.tokenizer.decode(ids[:n_tokens]) if len(ids) >= n_tokens else None
 
 
@@ -61,7 +61,7 @@ def main() -> None:
     for n in (30, 200):
         text = text_of(bundle, n)
         if text is None:
-            print(f"{n} tokens: skipped, the model reads at most {bundle.max_len}")
+            print(f"{n} tokens: skipped, the model reads at most {bundle.max_len} tokens")
             continue
         logit_lens(bundle, text)  # warm
         lens = best_of(3, lambda: logit_lens(bundle, text))

@@ -11,6 +11,7 @@ from attnviz.analysis.lens_states import residual_stream
 from attnviz.text.display import readable_token
 
 MAX_TOP_K = 20
+CHUNK_VALUES = 48_000_000  # log-probabilities computed at once (192 MB of float32)
 
 
 @dataclass(frozen=True)
@@ -52,19 +53,24 @@ def logit_lens(bundle, text: str | None = None, top_k: int = 5, *, ids: list[int
     if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= MAX_TOP_K:
         raise ValueError(f"top_k must be a whole number from 1 to {MAX_TOP_K}, not {top_k!r:.20}")
     stream = residual_stream(bundle, text, ids)
-    rows = stream.states.shape[0]
+    rows, positions = stream.states.shape[:2]
     final = lens_log_probs(stream, rows - 1)  # (T, vocab)
     predicted = final.argmax(-1)  # (T,)
+    # several rows through the unembedding in one matrix product (much faster than row by row), in
+    # chunks of at most CHUNK_VALUES log-probabilities so 200 tokens of a 49k vocabulary fit in memory
+    per_chunk = max(1, CHUNK_VALUES // max(1, positions * final.shape[-1]))
     top_ids, top_probs, final_prob, final_rank = [], [], [], []
-    for row in range(rows):
-        log_probs = final if row == rows - 1 else lens_log_probs(stream, row)  # (T, vocab)
-        values, indices = torch.topk(log_probs, min(top_k, log_probs.shape[-1]), dim=-1)  # (T, k)
+    for first in range(0, rows, per_chunk):
+        chunk = stream.states[first:first + per_chunk]  # (r, T, d)
+        log_probs = torch.log_softmax(stream.readout(chunk.reshape(-1, chunk.shape[-1])), -1)  # (r * T, vocab)
+        log_probs = log_probs.reshape(chunk.shape[0], positions, -1)  # (r, T, vocab)
+        values, indices = torch.topk(log_probs, min(top_k, log_probs.shape[-1]), dim=-1)  # (r, T, k)
         top_ids.append(indices.cpu().numpy())
         top_probs.append(values.exp().cpu().numpy())
-        chosen = log_probs.gather(-1, predicted[:, None])  # (T, 1)
-        final_prob.append(chosen[:, 0].exp().cpu().numpy())
+        chosen = log_probs.gather(-1, predicted[None, :, None].expand(chunk.shape[0], -1, 1))  # (r, T, 1)
+        final_prob.append(chosen[..., 0].exp().cpu().numpy())
         final_rank.append((log_probs > chosen).sum(-1).cpu().numpy() + 1)
-    ids = np.stack(top_ids)  # (rows, T, k)
+    ids = np.concatenate(top_ids)  # (rows, T, k)
     names: dict[int, str] = {}
 
     def name(i: int) -> str:
@@ -74,5 +80,5 @@ def logit_lens(bundle, text: str | None = None, top_k: int = 5, *, ids: list[int
 
     tokens = np.vectorize(name, otypes=[object])(ids) if ids.size else ids.astype(object)
     return LogitLens(stream.tokens, ["embeddings"] + [f"layer {i}" for i in range(rows - 1)], ids, tokens,
-                     np.stack(top_probs).astype(np.float32), np.stack(final_prob).astype(np.float32),
-                     np.stack(final_rank).astype(np.int64), predicted.cpu().numpy())
+                     np.concatenate(top_probs).astype(np.float32), np.concatenate(final_prob).astype(np.float32),
+                     np.concatenate(final_rank).astype(np.int64), predicted.cpu().numpy())

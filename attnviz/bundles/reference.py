@@ -21,6 +21,6 @@ class Reference:
 
 
 SMOLLM2_DEV = Reference(name="SmolLM2-135M-Instruct", layers=30, heads=9, parameters=134_515_008,
-                        nats_per_char=float("nan"),
-                        measured="scripts/smollm2_reference.py on the char LM's dev split")
+                        nats_per_char=1.0738,  # 31,178 tokens over 100,384 characters (1,889 s, one thread)
+                        measured="scripts/smollm2_reference.py")
 REFERENCES = (SMOLLM2_DEV,)
