@@ -7,7 +7,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from attnviz.store.checkpoint import CheckpointError, check_replaceable
+from attnviz.store.checkpoint import CheckpointError, check_replaceable, is_attnviz_checkpoint
 from attnviz.training.data import DataError
 from attnviz.errors import InputError
 from attnviz.nn.generate import MAX_NEW_TOKENS_CAP
@@ -69,10 +69,13 @@ def _add_train(sub) -> None:
     g.add_argument("--epochs", type=int, default=10, help="passes over the training data")
     g.add_argument("--max-steps", type=_positive_int, default=0, help="stop after this many steps (the LM needs it)")
     g.add_argument("--batch-size", type=int, default=32, help="examples per step")
-    g.add_argument("--lr", type=float, default=0.0, help="peak learning rate; 0: the Transformer paper's "
-                                                         "d_model^-0.5 * warmup^-0.5")
-    g.add_argument("--schedule", choices=["transformer", "linear", "constant"], default="transformer",
-                   help="learning-rate schedule after the warm-up")
+    g.add_argument("--lr", type=float, default=None,
+                   help=f"peak learning rate; default: {FINE_TUNE_LR:g} when --init names a pretrained encoder "
+                        "(fine-tuning: a larger rate leaves the loss stuck at chance), else 0: the Transformer "
+                        "paper's d_model^-0.5 * warmup^-0.5")
+    g.add_argument("--schedule", choices=["transformer", "linear", "constant"], default=None,
+                   help="learning-rate schedule after the warm-up; default: linear when --init names a "
+                        "pretrained encoder, else transformer")
     g.add_argument("--warmup", type=int, default=200, help="warm-up steps")
     g.add_argument("--weight-decay", type=float, default=0.01, help="AdamW weight decay")
     g.add_argument("--clip", type=float, default=1.0, help="gradient norm clipping")
@@ -143,6 +146,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+FINE_TUNE_LR = 8e-5  # the rate the shipped MiniLM models were fine-tuned with (linear decay)
+
+
+def learning_defaults(init: str | None, lr: float | None, schedule: str | None) -> tuple[float, str]:
+    """--lr and --schedule as given, else the defaults for the run: fine-tuning (--init names a
+    pretrained encoder) gets FINE_TUNE_LR with linear decay; training from scratch, or an attnviz
+    checkpoint trained further, gets the Transformer paper's schedule."""
+    fine_tune = bool(init) and not is_attnviz_checkpoint(init)
+    return (lr if lr is not None else (FINE_TUNE_LR if fine_tune else 0.0),
+            schedule or ("linear" if fine_tune else "transformer"))
+
+
 def _job_spec(args: argparse.Namespace, argv: list[str]) -> JobSpec:
     data = Path(args.data) if args.data else None
     train_file = str(data) if data is not None and data.is_file() else None
@@ -158,8 +173,9 @@ def _job_spec(args: argparse.Namespace, argv: list[str]) -> JobSpec:
         if not args.overwrite:
             raise ValueError(f"--out {out} exists; pass --overwrite to replace it")
         check_replaceable(out)  # only ever an attnviz checkpoint folder (or an empty one)
+    lr, schedule = learning_defaults(args.init, args.lr, args.schedule)
     config = TrainConfig(task=args.task, epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size,
-                         lr=args.lr, schedule=args.schedule, warmup_steps=args.warmup,
+                         lr=lr, schedule=schedule, warmup_steps=args.warmup,
                          weight_decay=args.weight_decay, clip_norm=args.clip, eval_every=args.eval_every,
                          patience=args.patience, seed=args.seed, device=args.device, precision=args.precision,
                          eval_limit=args.eval_limit)

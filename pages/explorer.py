@@ -19,6 +19,7 @@ EXAMPLES = [
     "Marie Curie worked in Paris with Pierre Curie.",
 ]
 TEXT_KEY = "explorer_text"
+MODEL_POINTER = "Another model: the sidebar (» at the top left on a phone)."
 
 ui.ensure_app()
 st.title("Attention explorer")
@@ -52,7 +53,7 @@ if entry is not None and ui.require_text(text):
             # sinks are found in the trace as read (the first token, special tokens), so they go first
             trace = ui.get_trace(entry, text, hide_special=hide_special and not hide_sinks, merge_pieces=merge)
         st.caption(f"{ui.escape_markdown(entry.name)}: {bundle.n_layers} layers × {bundle.n_heads} heads, "
-                   f"task {ui.escape_markdown(bundle.task)}")
+                   f"task {ui.escape_markdown(bundle.task)}. {MODEL_POINTER}")
         if hide_sinks:
             trace = display.hide_sinks(trace, getattr(bundle, "special_tokens", None))
             left.caption("Sinks hidden: each row is divided by the attention left after the first token and "

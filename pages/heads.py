@@ -27,7 +27,7 @@ st.code("\n".join(line.strip() for line in rule.strip().splitlines()), language=
 st.caption("After Clark et al. 2019, “What does BERT look at? An Analysis of BERT's Attention”, and Xiao et "
            "al. 2023, “Efficient Streaming Language Models with Attention Sinks”.")
 
-entry = ui.model_picker(key="heads_model", label="Model")
+entry = ui.model_picker(key="heads_model", label="Model", default="sentiment")  # word-level, not the char LM
 picked = av.corpus_picker("heads")
 if entry is not None and picked is not None:
     described, texts = picked

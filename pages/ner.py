@@ -22,6 +22,8 @@ st.caption("A tagger gives every word a BIO tag: B-X starts an entity of type X,
            "O is outside any entity.")
 
 entry = ui.model_picker(task="ner", key="ner_model")
+if entry is not None:
+    st.caption(f"Model: {ui.escape_markdown(entry.name)}. Another model: the sidebar (» at the top left on a phone).")
 text = ui.text_input_synced("Sentence", key=TEXT_KEY, default=EXAMPLES[0], placeholder="Type a sentence")
 ui.example_buttons(EXAMPLES, TEXT_KEY)
 

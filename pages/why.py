@@ -10,6 +10,7 @@ from attnviz import analysis, plots, ui
 from attnviz.plots import analysis as plots_analysis
 from attnviz.analysis.attribution import choose_target, slot_probabilities
 from attnviz.errors import InputError
+from attnviz.ui.url_state import heads_from_url, url_notice
 
 TASKS = {"sentiment": "Sentiment", "ner": "Named entities", "lm": "Next character (language model)",
          "all": "Any model"}
@@ -58,16 +59,6 @@ def switch_all_on(keys: list[str]) -> None:
         st.session_state[key] = True
 
 
-def heads_from_url(value: str) -> set[tuple[int, int]]:
-    """?off=3.9,0.1 -> {(3, 9), (0, 1)}; anything else in the value is ignored."""
-    heads = set()
-    for part in str(value).split(","):
-        layer, _, head = part.strip().partition(".")
-        if layer.isdigit() and head.isdigit():
-            heads.add((int(layer), int(head)))
-    return heads
-
-
 def remember_importance(request: tuple) -> None:
     st.session_state["why_importance_for"] = request
 
@@ -80,15 +71,20 @@ def head_switches(bundle, source: str, text: str, position: int | None) -> None:
                "for this prediction only (the shared model is never changed).")
     prefix = f"why_on_{bundle.name}_{bundle.n_layers}x{bundle.n_heads}"
     keys = {(l, h): f"{prefix}_{l}_{h}" for l in range(bundle.n_layers) for h in range(bundle.n_heads)}
-    from_url = heads_from_url(st.query_params.get("off", ""))
+    from_url, bad = heads_from_url(st.query_params.get("off", ""))
+    unknown = sorted(p for p in from_url if p not in keys)
+    if bad or unknown:  # a hand-edited link: say which parts were not used
+        parts = bad + [f"{l}.{h}" for l, h in unknown]
+        url_notice("off", ",".join(parts), f"a list of layer.head pairs of this model "
+                   f"({bundle.n_layers} layers x {bundle.n_heads} heads)", "only the valid pairs switched off")
     for pair, key in keys.items():
         if key not in st.session_state:  # first drawing for this model: the URL says which heads are off
             st.session_state[key] = pair not in from_url
-    for layer in range(bundle.n_layers):
-        columns = st.columns([2] + [1] * bundle.n_heads, gap="small")
-        columns[0].caption(f"Layer {layer}")
+    for layer in range(bundle.n_layers):  # a row that wraps (columns would stack 12 deep on a phone)
+        row = st.container(horizontal=True, gap="small", vertical_alignment="center")
+        row.caption(f"Layer {layer}", width=64)
         for head in range(bundle.n_heads):
-            columns[head + 1].checkbox(str(head), key=keys[(layer, head)])
+            row.checkbox(str(head), key=keys[(layer, head)], width="content")
     st.button("Switch all heads on", key="why_all_on", on_click=switch_all_on, args=(list(keys.values()),))
     off = [pair for pair, key in keys.items() if not st.session_state.get(key, True)]
     if off:

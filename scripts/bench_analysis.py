@@ -1,7 +1,7 @@
 """How long the analyses take on this machine: integrated gradients (32 steps) for a 30-token
 sentence, and head importance (every head switched off in turn) for one sentence.
 
-Models: our shipped sentiment model (4 layers x 12 heads, d 384) and a MiniLM-size HuggingFace
+Models: our shipped sentiment model (its shape is read from the checkpoint: 6 x 12 today) and a MiniLM-size HuggingFace
 classifier (all-MiniLM-L6-v2's body, 6 x 12, with a random 2-class head; built offline in a temporary
 folder). Each number is the median of --runs timed calls after one warm-up call.
 
@@ -67,13 +67,14 @@ def main() -> None:
     import torch
 
     import attnviz
-    from attnviz.analysis import head_importance
+    from attnviz.analysis import attribute, head_importance
 
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"torch threads: {torch.get_num_threads()}, runs: {args.runs} (median)")
     with tempfile.TemporaryDirectory() as tmp:
-        models = {"sentiment (ours, 4x12)": attnviz.load("sentiment"),
+        ours = attnviz.load("sentiment")
+        models = {f"sentiment (ours, {ours.n_layers}x{ours.n_heads})": ours,
                   "MiniLM-L6 body + random head (HF, 6x12)": minilm_classifier(Path(tmp))}
         for name, bundle in models.items():
             text = sentence_of(bundle, args.tokens)

@@ -52,6 +52,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--new-tokens", type=int, default=40)
     parser.add_argument("--sentences", type=int, default=100, help="SST-2 dev sentences for the sink table")
+    parser.add_argument("--repeat", type=int, default=3, help="timings are the best of this many runs")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     source = args.model or str(prepare.prepared_folder())
@@ -63,10 +64,10 @@ def main() -> None:
         if text is None:
             print(f"{n} tokens: skipped, the model reads at most {bundle.max_len} tokens")
             continue
-        logit_lens(bundle, text)  # warm
-        lens = best_of(3, lambda: logit_lens(bundle, text))
-        surprise = best_of(3, lambda: surprisal(bundle, text))
-        print(f"{n} tokens: logit lens {lens:.2f} s, surprisal {surprise:.2f} s (best of 3; load "
+        surprisal(bundle, text)  # warm
+        lens = best_of(args.repeat, lambda: logit_lens(bundle, text))
+        surprise = best_of(args.repeat, lambda: surprisal(bundle, text))
+        print(f"{n} tokens: logit lens {lens:.2f} s, surprisal {surprise:.2f} s (best of {args.repeat}; load "
               f"{os.getloadavg()[0]:.1f})")
 
     if not hasattr(bundle.model, "generate"):
@@ -75,7 +76,7 @@ def main() -> None:
     config = GenerationConfig(max_new_tokens=args.new_tokens, temperature=0.0, record_attention=True)
     ids = torch.tensor([bundle.encode(prompt).ids])
     ours, theirs = [], []
-    for _ in range(3):  # interleaved, so both see the same machine
+    for _ in range(args.repeat):  # interleaved, so both see the same machine
         started = time.perf_counter()
         _, result = bundle.generate(prompt, config)
         ours.append(len(result.new_ids) / (time.perf_counter() - started))
@@ -86,7 +87,7 @@ def main() -> None:
         theirs.append((out.shape[1] - ids.shape[1]) / (time.perf_counter() - started))
     print(f"generation, {len(result.new_ids)} new tokens, greedy: attnviz with attention rows, candidates, "
           f"probabilities and entropy recorded {statistics.median(ours):.1f} tokens/s; transformers generate "
-          f"{statistics.median(theirs):.1f} tokens/s (median of 3; load {os.getloadavg()[0]:.1f})")
+          f"{statistics.median(theirs):.1f} tokens/s (median of {args.repeat}; load {os.getloadavg()[0]:.1f})")
 
     texts = load_corpus("SST-2 dev")[:args.sentences]
     started = time.perf_counter()

@@ -4,14 +4,23 @@
 
 A checkpoint folder may hold NOTES.md (facts measured outside the training run, e.g. how a run was
 stopped or a precision comparison); it is added to the card under "Notes".
+
+The sentiment card also lists the kinds of mistake the model makes on the SST-2 dev set (the model is
+run over it; the data comes from $ATTNVIZ_DATA): error rates of sentences with a negation word, with a
+contrast ("but", "though"), both, and neither, and a few of the mistakes.
 """
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+NEGATION = re.compile(r"\b(not|no|never|nothing|hardly|without|nor|neither)\b|n't\b")
+CONTRAST = re.compile(r"\b(but|though|although|yet|however)\b")
 
 ABOUT = {
     "sentiment": ("Binary sentiment of an English sentence (SST-2, sentence level).",
@@ -24,6 +33,48 @@ ABOUT = {
            "Loss in nats per character on the held-out last 10 %: nanoGPT 1.47 (6 layers, 384 wide, GPU), "
            "1.88 for its small CPU configuration. Target: <= 1.70."),
 }
+
+
+def failure_kinds(folder: Path) -> str:
+    """A markdown section: the sentiment model's dev-set error rate by kind of sentence, and examples."""
+    import attnviz
+    from attnviz.training.data import DataError, load_task
+
+    try:
+        dev = load_task("sentiment", "dev")
+    except (DataError, OSError) as error:
+        return f"\n## Where it fails\n\nNot measured: the SST-2 dev set could not be read ({error}).\n"
+    bundle = attnviz.load(str(folder))
+    labels = bundle.labels if hasattr(bundle, "labels") else ["negative", "positive"]
+    predicted = [r["label"] for r in bundle.predict([text for text, _ in dev])]
+    groups: dict[str, list[bool]] = {"negation word": [], "contrast (but, though, ...)": [],
+                                     "negation and contrast": [], "neither": []}
+    mistakes: dict[str, list[str]] = {name: [] for name in groups}
+    for (text, gold), guess in zip(dev, predicted):
+        negation, contrast = bool(NEGATION.search(text)), bool(CONTRAST.search(text))
+        name = ("negation and contrast" if negation and contrast else "negation word" if negation else
+                "contrast (but, though, ...)" if contrast else "neither")
+        wrong = guess != labels[gold]
+        groups[name].append(wrong)
+        if wrong and len(mistakes[name]) < 2:
+            mistakes[name].append(f"{text!r} (gold {labels[gold]})")
+    total = sum(sum(g) for g in groups.values())
+    rate = {name: sum(g) / max(1, len(g)) for name, g in groups.items()}
+    worst = sorted(rate, key=rate.get, reverse=True)
+    rows = "\n".join(f"| {name} | {len(g)} | {sum(g)} | {sum(g) / max(1, len(g)):.1%} | "
+                     f"{'; '.join(mistakes[name]) or '-'} |" for name, g in groups.items())
+    return f"""
+## Where it fails (SST-2 dev, {len(dev)} sentences, {total} mistakes)
+
+Measured by `scripts/write_model_cards.py` (the model run over the dev set; a sentence's kind is read
+from its words). It errs most on sentences with a {worst[0]} ({rate[worst[0]]:.1%}) and a {worst[1]}
+({rate[worst[1]]:.1%}), against {rate["neither"]:.1%} on the rest. The app's Sentiment page has a labelled "where this model fails" set (negation with a comparison, sarcasm: the
+model takes "Oh great, ..." and "Brilliant, if you enjoy watching paint dry." at their word).
+
+| kind of sentence | sentences | mistakes | error rate | e.g. |
+|---|---|---|---|---|
+{rows}
+"""
 
 
 def card(folder: Path) -> str:
@@ -46,6 +97,8 @@ def card(folder: Path) -> str:
         origin = "Trained from random initialisation on the training split."
     notes_file = folder / "NOTES.md"
     notes = f"\n## Notes\n\n{notes_file.read_text().strip()}\n" if notes_file.is_file() else ""
+    if task == "sentiment":
+        notes += failure_kinds(folder)
     metrics = "\n".join(f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |"
                         for k, v in meta.get("dev_metrics", {}).items())
     hardware = meta.get("hardware", {})

@@ -1,31 +1,17 @@
-"""The Heads, Corpus search and Verify pages in a real browser (server and helpers from test_browser).
+"""The Heads, Corpus search and Verify pages in a real browser (the shared server from conftest.py).
 
 One test visits the three pages in turn (one server start, one browser: the machine is small).
 """
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from test_browser import browser, open_page, page, problems, server, settle, shoot  # noqa: F401 (fixtures)
+from browser_support import open_page, problems, settle, shoot
 
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _index_cache(tmp_path_factory):
-    """The server's corpus indexes go to a temporary folder, not ~/.cache/attnviz (set before it starts)."""
-    old = os.environ.get("ATTNVIZ_CACHE")
-    os.environ["ATTNVIZ_CACHE"] = str(tmp_path_factory.mktemp("index_cache"))
-    yield
-    if old is None:
-        os.environ.pop("ATTNVIZ_CACHE", None)
-    else:
-        os.environ["ATTNVIZ_CACHE"] = old
-
-
-def test_heads_search_and_verify_pages(page, server):  # noqa: F811
+def test_heads_search_and_verify_pages(page, server, shared_data):
     open_page(page, server, "heads?model=sentiment")
     assert problems(page) == []
     assert page.locator('[data-testid="stDataFrame"]').count() >= 2  # roles and every head

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from attnviz.bundles import prepare
-from test_browser import _require_browser, open_page, problems, serve_app, settle, shoot, tick_texts
+from browser_support import _require_browser, open_page, problems, serve_app, settle, shoot, tick_texts
 from test_smollm2 import build_tiny_llama
 
 pytestmark = pytest.mark.browser
@@ -24,27 +24,6 @@ def server(tmp_path_factory) -> str:
     env.setdefault("ATTNVIZ_USER_MODELS", str(tmp_path_factory.mktemp("user_models")))
     with serve_app(env, "streamlit-smollm2.log") as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser(server):
-    from chromium import find_chromium
-    from test_browser import CHROMIUM_ARGS
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(find_chromium()), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    tab = context.new_page()
-    tab.set_default_timeout(60_000)
-    yield tab
-    context.close()
 
 
 def test_prepared_decoder_explorer_and_generation(page, server):

@@ -6,13 +6,14 @@ the 5 MB payload bound)."""
 from __future__ import annotations
 
 import json
+import os
 import time
 import urllib.parse
 
 import pytest
 
 import attnviz
-from test_browser import ARTIFACTS, browser, open_page, page, problems, server, settle, shoot  # noqa: F401
+from browser_support import ARTIFACTS, open_page, problems, serve_app, settle, shoot, slow_factor
 
 pytestmark = pytest.mark.browser
 
@@ -35,9 +36,16 @@ def link(**query: str) -> str:
     return "explorer?" + urllib.parse.urlencode({"model": MINILM, **query})
 
 
-def test_a_deep_link_opens_the_same_view_on_a_fresh_server(page, server):
-    """Keep first: the server has served nothing yet."""
-    open_page(page, server, link(text="unbelievably good embeddings", layer="3", head="5",
+@pytest.fixture(scope="module")
+def fresh_server(tmp_path_factory):
+    """A server that has served nothing yet (the shared one has, by now)."""
+    env = dict(os.environ, ATTNVIZ_USER_MODELS=str(tmp_path_factory.mktemp("user_models")))
+    with serve_app(env, "streamlit-fresh.log") as url:
+        yield url
+
+
+def test_a_deep_link_opens_the_same_view_on_a_fresh_server(page, fresh_server):
+    open_page(page, fresh_server, link(text="unbelievably good embeddings", layer="3", head="5",
                                  hide_special="1", merge="1"))
     wait_title(page, "Layer 3, head 5")
     settle(page)
@@ -121,20 +129,20 @@ def _sentence(n_words: int) -> str:
     return " ".join((WORDS * (n_words // len(WORDS) + 1))[:n_words])
 
 
-@pytest.mark.parametrize("n_words", [26, 480])
-def test_payload_and_render_time_are_recorded(page, server, n_words):
-    """Bytes the server sends over the websocket and the time from submit to a settled page."""
+# issue 19's goals at 512 tokens (quiet 2-core machine), stretched by ATTNVIZ_SLOW_FACTOR on busy ones
+GOALS = {"submit_to_render_s": 1.5, "websocket_bytes": 2_000_000, "head_move_s": 0.4,
+         "head_move_websocket_bytes": 500_000}
+GOALS_WITH_VIEWS = {"submit_to_render_s": 2.0, "head_move_s": 0.6}
+
+
+def _measure(page, server, text: str, n_tokens: int, query: dict[str, str]) -> dict:
+    """Submit `text` on an open explorer and move the head: seconds to a settled page (not counting
+    the quiet wait of `settle`) and bytes over the websocket, for each."""
     received: list[int] = []
     page.on("websocket", lambda ws: ws.on("framereceived", lambda data: received.append(len(data))))
-    page.add_init_script("""window.__longtasks = [];
-        new PerformanceObserver(list => list.getEntries().forEach(e => window.__longtasks.push(e.duration)))
-            .observe({entryTypes: ['longtask']});""")
-    text = _sentence(n_words)
-    n_tokens = len(attnviz.load(MINILM).encode(text).tokens)
-    open_page(page, server, link(text="hello"))
+    open_page(page, server, link(text="hello", **query))
     settle(page)
     received.clear()
-    page.evaluate("window.__longtasks = []")
     box = page.locator('[data-testid="stMain"] textarea').first
     box.fill(text)
     start = time.monotonic()
@@ -142,28 +150,49 @@ def test_payload_and_render_time_are_recorded(page, server, n_words):
     page.wait_for_function("""n => document.querySelector('[data-testid="stMain"]').innerText
         .includes(`sees them (${n})`)""", arg=n_tokens)
     wait_title(page, "Layer 0, head 0")
-    settle(page, quiet_s=0.5)
-    render_s = time.monotonic() - start
+    render_s = settle(page, quiet_s=0.5) - start
     text_bytes = sum(received)
-    longest = max(page.evaluate("window.__longtasks") or [0])
     received.clear()
     slider = page.get_by_role("slider").nth(1)  # Layer, Head in the explorer fragment
     slider.focus()
     start = time.monotonic()
     slider.press("ArrowRight")
     wait_title(page, "Layer 0, head 1")
-    settle(page, quiet_s=0.5)
-    move_s = time.monotonic() - start
-    record = {"words": n_words, "tokens": n_tokens, "submit_to_render_s": round(render_s, 2), "websocket_bytes": text_bytes,
-              "longest_main_thread_task_ms": round(longest), "head_move_s": round(move_s, 2),
-              "head_move_websocket_bytes": sum(received)}
+    move_s = settle(page, quiet_s=0.5) - start
+    return {"tokens": n_tokens, "submit_to_render_s": round(render_s, 2), "websocket_bytes": text_bytes,
+            "head_move_s": round(move_s, 2), "head_move_websocket_bytes": sum(received)}
+
+
+def _record(name: str, record: dict) -> None:
     path = ARTIFACTS / "explorer_payload.json"
     records = json.loads(path.read_text()) if path.exists() else {}
-    records[str(n_words)] = record
+    records[name] = record
     path.write_text(json.dumps(records, indent=2))
-    shoot(page, f"views-payload-{n_words}")
+
+
+@pytest.mark.parametrize("views", [False, True], ids=["plain", "lines-and-qk"])
+def test_512_tokens_meet_the_speed_and_payload_goals(page, server, views):
+    """New text and a head move at 512 MiniLM tokens, recorded in test-artifacts/explorer_payload.json
+    and held to GOALS (x ATTNVIZ_SLOW_FACTOR); with the line and query/key views on, to GOALS_WITH_VIEWS."""
+    text = _sentence(600)  # cut to MiniLM's 512-token context
+    n_tokens = min(512, len(attnviz.load(MINILM).encode(text).tokens))
+    query = {"lines": "1", "qk": "1"} if views else {}
+    record = _measure(page, server, text, n_tokens, query)
+    record.update(slow_factor=slow_factor(), load=round(os.getloadavg()[0], 1))
+    _record(f"512-{'lines-and-qk' if views else 'plain'}", record)
+    shoot(page, f"views-payload-512-{'views' if views else 'plain'}")
     assert problems(page) == []
-    assert text_bytes <= MAX_PAYLOAD and sum(received) <= MAX_PAYLOAD, record
+    goals = GOALS_WITH_VIEWS if views else GOALS
+    missed = {k: (record[k], limit * slow_factor()) for k, limit in goals.items() if record[k] > limit * slow_factor()}
+    assert not missed, (missed, record)
+
+
+def test_a_short_text_is_recorded(page, server):
+    text = _sentence(26)
+    record = _measure(page, server, text, len(attnviz.load(MINILM).encode(text).tokens), {})
+    _record("26-words", record)
+    assert problems(page) == []
+    assert record["websocket_bytes"] <= MAX_PAYLOAD, record
 
 
 def test_a_phone_width_fits_the_charts(page, server):
@@ -177,3 +206,26 @@ def test_a_phone_width_fits_the_charts(page, server):
                            ".map(p => p.getBoundingClientRect().right)")
     assert widths and max(widths) <= 390, widths
     assert page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').count() >= 1
+
+
+def test_a_phone_gets_a_head_selector_and_compact_why_switches(page, server):
+    """At 390 px (issue 19): the grid's heads are small, so the Layer and Head sliders sit right below
+    it in the main area; the Why page's layers x heads switches wrap into rows instead of stacking
+    ~3,500 px tall."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    open_page(page, server, link(text="The cat sat on the mat."))
+    wait_title(page, "Layer 0, head 0")
+    settle(page)
+    main = page.locator('[data-testid="stMain"]')
+    for label in ("Layer", "Head"):
+        slider = main.locator('[data-testid="stSlider"]').filter(has=page.get_by_text(label, exact=True))
+        box = slider.first.bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, (label, box)
+    open_page(page, server, "why?task=sentiment&text=" + urllib.parse.quote("The film was not good at all."))
+    page.get_by_text("Switch all heads on").wait_for()
+    settle(page)
+    shoot(page, "phone-why")
+    assert problems(page) == []
+    top = main.get_by_text("Layer 0", exact=True).first.bounding_box()["y"]
+    bottom = page.get_by_role("button", name="Switch all heads on").bounding_box()["y"]
+    assert bottom - top < 1_200, f"the switches take {bottom - top:.0f} px"

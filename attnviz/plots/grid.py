@@ -21,8 +21,10 @@ from plotly.colors import sample_colorscale
 from attnviz.trace import AttentionTrace
 
 GRID_SCALE = "Blues"
-MAX_BLOCK = 96       # pixels per head block side, at most (longer texts are pooled)
+MAX_BLOCK = 64       # pixels per head block side, at most (about its size on screen: 12 heads in ~900 px)
 OUTLINE = "#d62728"
+WHITE_INDEX = 255    # palette index of the white gaps between blocks
+LEVELS = 64          # colour steps of a picture: finer steps are invisible and compress far worse
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class GridPicture:
     block_w: int
     gap: int
     pool: int
+    per_head: bool = False  # each block coloured 0..its own largest weight (pooled grids)
 
     @property
     def width(self) -> int:
@@ -82,16 +85,15 @@ def grid_picture(trace: AttentionTrace, zmax: float = 1.0, max_block: int = MAX_
     blocks = pool_blocks(trace.weights, pool)  # (L, H, bq, bk)
     block_h, block_w = blocks.shape[2], blocks.shape[3]
     gap = max(1, round(max(block_h, block_w) / 15))
-    levels = np.clip(np.round(blocks / zmax * 255), 0, 255).astype(np.uint8)
-    rgb = _colour_table(GRID_SCALE)[levels]  # (L, H, bq, bk, 3)
-    canvas = np.full((n_layers, block_h + gap, n_heads, block_w + gap, 3), 255, dtype=np.uint8)
-    canvas[:, :block_h, :, :block_w] = rgb.transpose(0, 2, 1, 3, 4)
-    canvas = canvas.reshape(n_layers * (block_h + gap), n_heads * (block_w + gap), 3)
+    per_head = pool > 1  # pooling averages the peaks away: 0..1 would leave the grid nearly white
+    top = blocks.max(axis=(2, 3), keepdims=True) if per_head else np.float32(zmax)  # (L, H, 1, 1)
+    levels = np.clip(np.round(blocks / np.maximum(top, 1e-6) * (LEVELS - 1)), 0, LEVELS - 1).astype(np.uint8)
+    canvas = np.full((n_layers, block_h + gap, n_heads, block_w + gap), WHITE_INDEX, dtype=np.uint8)
+    canvas[:, :block_h, :, :block_w] = levels.transpose(0, 2, 1, 3)  # (L, bq, H, bk)
+    canvas = canvas.reshape(n_layers * (block_h + gap), n_heads * (block_w + gap))
     canvas = canvas[: canvas.shape[0] - gap, : canvas.shape[1] - gap]
-    buffer = io.BytesIO()
-    Image.fromarray(canvas, "RGB").save(buffer, format="PNG")
-    source = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-    return GridPicture(source, n_layers, n_heads, block_h, block_w, gap, pool)
+    source = _palette_png(canvas, GRID_SCALE)
+    return GridPicture(source, n_layers, n_heads, block_h, block_w, gap, pool, per_head)
 
 
 def grid_figure(picture: GridPicture, title: str, selected: tuple[int, int] | None = None,
@@ -108,7 +110,8 @@ def grid_figure(picture: GridPicture, title: str, selected: tuple[int, int] | No
                                   "<extra></extra>")
     fig.add_scatter(x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
                     marker=dict(colorscale=GRID_SCALE, cmin=0.0, cmax=zmax, color=[0.0], showscale=True,
-                                colorbar=dict(title=dict(text="weight"))))
+                                colorbar=dict(title=dict(text="share of the head's max" if picture.per_head
+                                                         else "weight"))))
     if selected is not None:
         x, y = picture.centre(*selected)
         half_w, half_h = picture.block_w / 2 + 0.5, picture.block_h / 2 + 0.5
@@ -145,3 +148,23 @@ def picked_head(selection: object, n_layers: int, n_heads: int) -> tuple[int, in
             if 0 <= layer < n_layers and 0 <= head < n_heads:
                 return layer, head
     return None
+
+
+def _palette_png(levels: np.ndarray, scale: str) -> str:
+    """A [rows, cols] uint8 array of colour levels (0..LEVELS-1 along `scale`, WHITE_INDEX white) as a
+    palette PNG data URI: one byte a pixel before compression, about a third of RGB's size."""
+    from PIL import Image
+
+    palette = np.vstack([_colour_table(scale, levels=LEVELS),
+                         np.full((256 - LEVELS, 3), 255, dtype=np.uint8)])  # (256, 3): the rest white
+    image = Image.fromarray(levels, "P")
+    image.putpalette(palette.ravel().tolist())
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def matrix_png(matrix: np.ndarray, zmax: float = 1.0, scale: str = GRID_SCALE) -> str:
+    """One [rows, cols] matrix as a PNG data URI, one pixel per weight, coloured 0..zmax."""
+    levels = np.clip(np.round(np.asarray(matrix, dtype=np.float32) / zmax * (LEVELS - 1)), 0, LEVELS - 1).astype(np.uint8)
+    return _palette_png(levels, scale)

@@ -73,7 +73,8 @@ def line_view(trace: AttentionTrace, layer: int, heads: list[int], query: int | 
                     text=[_token_label(t) for t in trace.tokens], textposition="middle right",
                     hovertemplate="key #%{y} %{text}<extra></extra>")
     fig.update_xaxes(visible=False, range=[-0.6, 1.6])
-    fig.update_yaxes(visible=False, autorange="reversed")
+    # a fixed range, first token at the top: autorange padded long texts with a blank band above
+    fig.update_yaxes(visible=False, autorange=False, range=[max(n_query, n_key) - 0.5, -0.5])
     fig.update_layout(legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"))
     name = f"{_plain(trace.model_name)}: " if trace.model_name else ""
     height = int(np.clip(120 + ROW_PX * max(n_query, n_key), 360, 9000))

@@ -10,6 +10,8 @@ from attnviz.plots.attention import MAX_TICK_LABELS, _finish, _thin, _token_labe
 from attnviz.bundles.query_key import QueryKey
 
 VECTOR_SCALE = "RdBu_r"
+# plotly gives subplot titles to the cells that exist (None cells take none), row by row
+PANEL_TITLES = ("query q", "keys k", "q ⊙ k", "q·k / √d", "softmax")
 
 
 def query_key_figure(qk: QueryKey, query: int) -> go.Figure:
@@ -26,7 +28,7 @@ def query_key_figure(qk: QueryKey, query: int) -> go.Figure:
     fig = make_subplots(rows=2, cols=4, shared_yaxes=True, row_heights=[0.08, 0.92], vertical_spacing=0.04,
                         column_widths=[0.34, 0.34, 0.16, 0.16], horizontal_spacing=0.02,
                         specs=[[{"colspan": 2}, None, None, None], [{}, {}, {}, {}]],
-                        subplot_titles=("query q", "", "", "", "keys k", "q ⊙ k", "q·k / √d", "softmax"))
+                        subplot_titles=PANEL_TITLES)  # one title per drawn cell
     query_label = keys[query]
     fig.add_heatmap(z=qk.q[query][None, :], y=[query_label], colorscale=VECTOR_SCALE, zmid=0.0,
                     zmin=-limit, zmax=limit, showscale=False, row=1, col=1,

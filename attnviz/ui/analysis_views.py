@@ -38,8 +38,10 @@ def corpus_picker(key: str, default_size: int = 100, max_size: int = 1000,
             return "typed", typed_sentences(text, max_size)
         sentences = _corpus(choice)
     except DataError as error:
-        st.warning(f"The shared data cannot be read: {escape_markdown(error)}. Set ATTNVIZ_DATA to the "
-                   "data folder, or type sentences instead.")
+        reason = str(error).split("; pass --data")[0]  # the command line's advice means nothing here
+        st.warning(f"The shared data cannot be read: {escape_markdown(reason)}. Whoever runs this app sets "
+                   "the ATTNVIZ_DATA environment variable to the data folder; meanwhile, type sentences "
+                   f"instead (pick \"{TYPED}\" above).")
         return None
     except ValueError as error:
         st.warning(escape_markdown(error))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -63,12 +62,13 @@ def app_device() -> torch.device:
     return device if device.type == "cuda" else torch.device("cpu")
 
 
-def configure_threads() -> None:
-    """Honour ATTNVIZ_TORCH_THREADS (e.g. 1 on a busy shared CPU, where small models run faster
-    on one thread than fighting for several); otherwise torch's default is kept."""
-    value = os.environ.get("ATTNVIZ_TORCH_THREADS", "").strip()
-    if value.isdigit() and int(value) > 0 and torch.get_num_threads() != int(value):
-        torch.set_num_threads(int(value))
+def configure_threads() -> int:
+    """torch threads for this request, from the cores, the load and the active sessions (1 when hosted
+    or when several sessions run; ATTNVIZ_TORCH_THREADS overrides): see attnviz/ui/threads.py."""
+    from attnviz.ui.hosting import is_hosted
+    from attnviz.ui.threads import configure_threads as configure
+
+    return configure(is_hosted())
 
 
 def device_label() -> str:

@@ -15,13 +15,14 @@ import streamlit as st
 from attnviz import plots
 
 from attnviz.plots import grid as plots_grid
+from attnviz.plots.attention import is_picture
 
 from attnviz.plots import lines as plots_lines
 
 from attnviz.plots import qk as plots_qk
 from attnviz.trace import AttentionTrace
 from attnviz.ui.core import index_picker
-from attnviz.ui.url_state import url_int, url_set
+from attnviz.ui.url_state import seed_from_url, toggle_synced, url_set
 from attnviz.ui.views import plot
 
 
@@ -53,12 +54,9 @@ def _on_grid_click(grid_key: str, layer_key: str, head_key: str, n_layers: int, 
 
 
 def layer_head_from_url(trace: AttentionTrace, layer_key: str, head_key: str) -> None:
-    """On open, the URL's ?layer= and ?head= (when in range) seed the sliders."""
-    for key, param, n in ((layer_key, "layer", trace.n_layers), (head_key, "head", trace.n_heads)):
-        if key not in st.session_state:
-            value = url_int(param, n)
-            if value is not None:
-                st.session_state[key] = value
+    """On open, the URL's ?layer= and ?head= (when valid) seed the sliders; others get a notice."""
+    seed_from_url(layer_key, "layer", trace.n_layers)
+    seed_from_url(head_key, "head", trace.n_heads)
 
 
 def offline_html(figures: list[go.Figure]) -> str:
@@ -83,7 +81,9 @@ def explorer_views(trace: AttentionTrace, model_name: str, cache_key: tuple, pre
     picture = _picture(cache_key, trace)
     if picture.pool > 1:
         st.caption(f"The grid pools {picture.pool} × {picture.pool} tokens into one pixel (their mean "
-                   "weight) so all heads fit on screen; the head below shows every token.")
+                   "weight) so all heads fit on screen, and colours each head from 0 to its own largest "
+                   "pooled weight (pooling averages the peaks away); the head below shows every token "
+                   "on the 0–1 scale.")
     title = f"All heads: {plots._plain(trace.model_name)}" if trace.model_name else "All heads"
     grid = plots_grid.grid_figure(picture, title, selected=(layer, head))
     st.caption("Click a head in the grid to look at it closely below (it is outlined in red).")
@@ -97,18 +97,30 @@ def explorer_views(trace: AttentionTrace, model_name: str, cache_key: tuple, pre
     head = index_picker("Head", trace.n_heads, head_key, right)
     url_set("layer", str(layer))
     url_set("head", str(head))
-    head_fig = plots.head_heatmap(trace, layer, head)
-    head_col, mean_col = st.columns(2)
-    with head_col:
+    long_text = is_picture(len(trace.query_tokens), len(trace.tokens))
+    # a long text spreads each row's weight thin: colour 0..the head's own largest weight (its colour bar)
+    top = float(max(trace.head(layer, head).max(), 1e-6)) if long_text else 1.0
+    head_fig = plots.head_heatmap(trace, layer, head, zmax=top)
+    if long_text:  # full width, one pixel a weight
+        st.caption(f"A long text: the head is drawn as a picture, one pixel per weight, coloured from 0 to its "
+                   f"largest weight ({top:.3f}, see the colour bar); hovering names the tokens and the mean "
+                   "weight of a small patch. The exact numbers are in the downloads.")
         plot(head_fig, key=f"{prefix}_head")
-    with mean_col:
-        plot(plots.mean_heatmap(trace, layer), key=f"{prefix}_mean")
+        if st.toggle("The layer's mean over its heads", key=f"{prefix}_mean_on"):
+            mean = trace.mean_over_heads(layer)
+            plot(plots.mean_heatmap(trace, layer, zmax=float(max(mean.max(), 1e-6))), key=f"{prefix}_mean")
+    else:
+        head_col, mean_col = st.columns(2)
+        with head_col:
+            plot(head_fig, key=f"{prefix}_head")
+        with mean_col:
+            plot(plots.mean_heatmap(trace, layer), key=f"{prefix}_mean")
 
     # built only when asked for: both cost a figure (and q/k a forward pass) on every head move
-    if st.toggle("Line view: each query joined to the keys it attends to", key=f"{prefix}_lines_on"):
+    if toggle_synced(st, "Line view: each query joined to the keys it attends to", f"{prefix}_lines_on", "lines"):
         line_view(trace, layer, head, prefix)
-    if bundle is not None and text and st.toggle("Query and key vectors: where the weights come from",
-                                                 key=f"{prefix}_qk_on"):
+    if bundle is not None and text and toggle_synced(
+            st, "Query and key vectors: where the weights come from", f"{prefix}_qk_on", "qk"):
         if trace.tokens == list(bundle.encode(text).tokens):
             query_key_view(bundle, text, trace, layer, head, prefix, cache_key)
         else:
@@ -124,15 +136,14 @@ def explorer_views(trace: AttentionTrace, model_name: str, cache_key: tuple, pre
 
 def line_view(trace: AttentionTrace, layer: int, head: int, prefix: str) -> None:
     """BertViz's head view: tokens in two columns, a line from each query to each key it attends to."""
-    heads = st.multiselect("Heads (one colour each)", list(range(trace.n_heads)), default=[head],
+    others = [h for h in range(trace.n_heads) if h != head]
+    extra = st.multiselect(f"Other heads beside head {head} (one colour each)", others,
                            key=f"{prefix}_lines_heads_{trace.n_heads}", format_func=lambda h: f"head {h}")
+    heads = sorted({head, *(h for h in extra if h in others)})  # the slider's head is always drawn
     n = len(trace.query_tokens)
     choices = [None] + list(range(n))
     query = st.selectbox("Only the lines of one query token", choices, key=f"{prefix}_lines_query_{n}",
                          format_func=lambda q: "every query" if q is None else f"#{q} {trace.query_tokens[q]}")
-    if not heads:
-        st.info("Pick at least one head to draw its lines.")
-        return
     figure, note = plots_lines.line_view(trace, layer, sorted(heads), query=query)
     if note:
         st.caption(note)

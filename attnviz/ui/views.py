@@ -100,6 +100,18 @@ def trace_json(trace: AttentionTrace) -> str:
     return json.dumps(data)
 
 
+def trace_npz(trace: AttentionTrace) -> bytes:
+    """The exact weights (float32, [layer, head, query, key]) and both token lists in one compressed
+    NumPy file: np.load(file) gives weights, tokens, query_tokens. For traces too big for CSV/JSON."""
+    import io
+
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, weights=trace.weights.astype(np.float32), tokens=np.asarray(trace.tokens, dtype=str),
+                        query_tokens=np.asarray(trace.query_tokens, dtype=str),
+                        display_tokens=np.asarray([display.readable_token(t) for t in trace.tokens], dtype=str))
+    return buffer.getvalue()
+
+
 def download_buttons(fig: go.Figure | None, trace: AttentionTrace, key: str, name: str = "attention") -> None:
     """Download the figure (standalone HTML with plotly.js inside, so it opens offline; skipped when
     fig is None) and the exact numbers (CSV, JSON); files are made only when clicked. PNG comes from
@@ -107,21 +119,31 @@ def download_buttons(fig: go.Figure | None, trace: AttentionTrace, key: str, nam
     stem = re.sub(r"[^\w.-]+", "_", f"{name}_{trace.model_name}").strip("_") or "attention"
     size = int(trace.weights.size)
     too_big = size > MAX_DOWNLOAD_WEIGHTS
-    help_big = (f"This trace has {size:,} weights, too many for one file; hide special tokens or "
-                "use a shorter text.") if too_big else None
     columns = st.columns(3 if fig is not None else 2)
     csv_col, json_col = columns[0], columns[1]
-    csv_col.download_button("Numbers (CSV)", data=(lambda: trace_csv(trace)), file_name=f"{stem}.csv",
-                            mime="text/csv", key=f"{key}_csv", on_click="ignore", disabled=too_big,
-                            help=help_big or "layer, head, query, key and the exact weight, one row each")
-    json_col.download_button("Numbers (JSON)", data=(lambda: trace_json(trace)), file_name=f"{stem}.json",
-                             mime="application/json", key=f"{key}_json", on_click="ignore", disabled=too_big,
-                             help=help_big or "tokens and weights[layer][head][query][key]")
+    if too_big:  # tens of millions of weights: hundreds of MB as text, a few tens of MB compressed
+        csv_col.download_button("Numbers (NumPy, compressed)", data=(lambda: trace_npz(trace)),
+                                file_name=f"{stem}.npz", mime="application/octet-stream", key=f"{key}_npz",
+                                on_click="ignore", help=f"{size:,} weights: too many for CSV or JSON; "
+                                "numpy.load(file) gives weights[layer, head, query, key], tokens, query_tokens")
+        json_col.caption(f"CSV and JSON hold at most {MAX_DOWNLOAD_WEIGHTS:,} weights; this trace has {size:,}.")
+    else:
+        _text_downloads(csv_col, json_col, trace, key, stem)
     if fig is None:
         return
     columns[2].download_button("Figure (HTML)", data=(lambda: fig.to_html(include_plotlyjs=True)),
                              file_name=f"{stem}.html", mime="text/html", key=f"{key}_html",
                              on_click="ignore", help="the interactive chart as a web page that works offline")
+
+
+def _text_downloads(csv_col, json_col, trace: AttentionTrace, key: str, stem: str) -> None:
+    """The CSV and JSON buttons (files made only when clicked)."""
+    csv_col.download_button("Numbers (CSV)", data=(lambda: trace_csv(trace)), file_name=f"{stem}.csv",
+                            mime="text/csv", key=f"{key}_csv", on_click="ignore",
+                            help="layer, head, query, key and the exact weight, one row each")
+    json_col.download_button("Numbers (JSON)", data=(lambda: trace_json(trace)), file_name=f"{stem}.json",
+                             mime="application/json", key=f"{key}_json", on_click="ignore",
+                             help="tokens (raw and as shown) and weights[layer][head][query][key]")
 
 
 def mean_query_trace(trace: AttentionTrace, layer: int, label: str = "(all queries)") -> AttentionTrace:
@@ -150,12 +172,10 @@ def head_view(trace: AttentionTrace, prefix: str, model_name: str, title: str, w
     st.subheader(title)
     if caption:
         st.caption(caption)
-    from attnviz.ui.url_state import url_int, url_set
+    from attnviz.ui.url_state import seed_from_url, url_set
     base = f"{prefix}_{model_name}"  # the keys layer_head_pickers gives its sliders
-    for key, param, n in ((f"{base}_layer_{trace.n_layers}", "layer", trace.n_layers),
-                          (f"{base}_head_{trace.n_heads}", "head", trace.n_heads)):
-        if key not in st.session_state and url_int(param, n) is not None:
-            st.session_state[key] = url_int(param, n)  # a shared link's ?layer= / ?head=
+    seed_from_url(f"{base}_layer_{trace.n_layers}", "layer", trace.n_layers)  # a shared link's ?layer=
+    seed_from_url(f"{base}_head_{trace.n_heads}", "head", trace.n_heads)
     layer, head = layer_head_pickers(trace.n_layers, trace.n_heads, key=base)
     url_set("layer", str(layer))
     url_set("head", str(head))

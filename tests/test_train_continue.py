@@ -1,0 +1,54 @@
+"""Training an attnviz checkpoint further (`--init <checkpoint>`): same shape, same tokenizer, its weights."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+import attnviz
+from attnviz.training.train import TrainConfig
+from attnviz.training.training_job import JobSpec, ModelShape, run_job
+
+TEXT = "To be, or not to be, that is the question. " * 40
+
+
+def lm_spec(out, **changes) -> JobSpec:
+    train = TrainConfig(task="lm", max_steps=6, batch_size=4, lr=3e-3, schedule="constant", warmup_steps=0,
+                        device="cpu", precision="fp32")
+    fields = dict(task="lm", out=str(out), train=train,
+                  shape=ModelShape(d_model=16, n_heads=2, n_layers=1, d_ff=32, max_len=16))
+    return JobSpec(**{**fields, **changes})
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("continue") / "first"
+    run_job(lm_spec(folder), train_data=TEXT, dev_data=TEXT[:200])
+    return folder
+
+
+def test_continuing_keeps_the_shape_and_starts_from_the_weights(first_run, tmp_path):
+    before = attnviz.load(first_run)
+    frozen = lm_spec(tmp_path / "second", init=str(first_run),
+                     shape=ModelShape(d_model=64, n_heads=4, n_layers=3),  # ignored: the checkpoint's shape is kept
+                     train=TrainConfig(task="lm", max_steps=2, batch_size=4, lr=1e-30, schedule="constant",
+                                       warmup_steps=0, weight_decay=0.0, device="cpu", precision="fp32"))
+    run_job(frozen, train_data=TEXT, dev_data=TEXT[:200])
+    after = attnviz.load(tmp_path / "second")
+    assert after.config == before.config
+    assert after.tokenizer.vocab_size == before.tokenizer.vocab_size
+    for (name, a), (_, b) in zip(before.model.state_dict().items(), after.model.state_dict().items()):
+        assert torch.allclose(a, b, atol=1e-6), name  # a rate of 1e-30 leaves the weights where they were
+    assert after.model.config.n_layers == 1
+
+
+def test_continuing_changes_the_weights_when_it_learns(first_run, tmp_path):
+    run_job(lm_spec(tmp_path / "more", init=str(first_run)), train_data=TEXT, dev_data=TEXT[:200])
+    before, after = attnviz.load(first_run).model.state_dict(), attnviz.load(tmp_path / "more").model.state_dict()
+    assert any(not torch.equal(before[name], after[name]) for name in before)
+
+
+def test_a_checkpoint_of_another_task_is_refused(first_run, tmp_path):
+    with pytest.raises(ValueError, match="is a lm checkpoint; this run trains sentiment"):
+        run_job(lm_spec(tmp_path / "wrong", task="sentiment", init=str(first_run),
+                        train=TrainConfig(task="sentiment", epochs=1, device="cpu")),
+                train_data=[("a good film", 1), ("bad", 0)] * 4, dev_data=[("good", 1)])
