@@ -1,4 +1,4 @@
-"""A decoder at work in a real browser (server and helpers from test_browser): the generation page's
+"""A decoder at work in a real browser (the shared server from conftest.py): the generation page's
 logit lens and surprisal colouring (our char LM, and SmolLM2 when prepared), a branch made by clicking a
 candidate, and the explorer's sink toggle."""
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from attnviz.bundles import prepare
-from test_browser import browser, open_page, page, problems, server, settle, shoot  # noqa: F401 (fixtures)
+from browser_support import open_page, problems, settle, shoot
 
 pytestmark = pytest.mark.browser
 
@@ -34,7 +34,7 @@ def check_lens_and_surprisal(tab) -> None:
     assert "nats per character" in captions
 
 
-def test_generation_lens_surprisal_and_a_branch_by_clicking_a_candidate(page, server):  # noqa: F811
+def test_generation_lens_surprisal_and_a_branch_by_clicking_a_candidate(page, server):
     open_page(page, server, "generation?model=lm&max_new=16&t=1.0&seed=3")
     generate(page)
     assert problems(page) == []
@@ -54,7 +54,7 @@ def test_generation_lens_surprisal_and_a_branch_by_clicking_a_candidate(page, se
 
 
 @pytest.mark.skipif(not prepare.is_prepared(), reason="SmolLM2 is not prepared here")
-def test_generation_lens_and_surprisal_with_smollm2(page, server):  # noqa: F811
+def test_generation_lens_and_surprisal_with_smollm2(page, server):
     open_page(page, server, f"generation?model={prepare.SMOLLM2.name}&max_new=6&t=0.0")
     page.locator('[data-testid="stMain"] textarea').first.fill("The capital of France is")
     generate(page)
@@ -63,7 +63,7 @@ def test_generation_lens_and_surprisal_with_smollm2(page, server):  # noqa: F811
     shoot(page, "generation-decoder-smollm2")
 
 
-def test_explorer_sink_toggle(page, server):  # noqa: F811
+def test_explorer_sink_toggle(page, server):
     open_page(page, server, "explorer?model=lm&text=ROMEO:+But+soft")
     page.get_by_text("Hide attention sinks").click()
     settle(page)
