@@ -9,6 +9,7 @@ from attnviz import plots, ui
 
 from attnviz.text import display
 
+from attnviz.analysis.alignment import align_words, token_spans
 from attnviz.bundles import registry
 from attnviz.trace import AttentionTrace
 
@@ -29,13 +30,22 @@ entry_b = ui.model_picker(task=None, key="compare_model_b", label="Model B", par
                           default=registry.MINILM_NAME)
 text = ui.text_input_synced("Sentence", key=TEXT_KEY, default=EXAMPLES[0], placeholder="Type a sentence")
 ui.example_buttons(EXAMPLES, TEXT_KEY)
+line_up = st.toggle("Line the two models up word by word", value=True, key="compare_words",
+                    help="Each token is placed in the text by its character offsets and tokens are grouped into "
+                         "the words of the text, so any two tokenizers (characters, word pieces, byte-level BPE) "
+                         "give the same rows and columns.")
 left, right = st.columns(2)
 hide_special = left.toggle("Hide special tokens", value=True, key="compare_hide_special",
                            help="Drop [CLS], [SEP]… and renormalise every row to sum to 1 again.")
 merge = right.toggle("Merge word pieces into words", value=True, key="compare_merge",
                      help="Received = sum over a word's pieces, given = mean over its pieces.")
-st.caption("With both switches on, both models' rows and columns are words, so the two can be laid over "
-           "each other." + (" Rows are renormalised after hiding special tokens." if hide_special else ""))
+if line_up:
+    st.caption("Lined up by words: special tokens and white space are left out and every row renormalised; a word "
+               "receives the sum over its tokens and gives the mean over them. The two switches apply when this "
+               "is off.")
+else:
+    st.caption("With both switches on, both models' rows and columns are words, so the two can often be laid "
+               "over each other." + (" Rows are renormalised after hiding special tokens." if hide_special else ""))
 
 
 def words(trace: AttentionTrace) -> list[str]:
@@ -103,9 +113,16 @@ def detail_view(trace_a: AttentionTrace, trace_b: AttentionTrace, name_a: str, n
 
 if entry_a is not None and entry_b is not None and ui.require_text(text):
     try:
-        traces = []
-        for entry in (entry_a, entry_b):
-            traces.append(ui.get_trace(entry, text, hide_special=hide_special, merge_pieces=merge))
+        if line_up:
+            raw = [ui.get_trace(entry, text) for entry in (entry_a, entry_b)]
+            spans = [token_spans(ui.load_model(entry), text) for entry in (entry_a, entry_b)]
+            lined = align_words(raw[0], spans[0], raw[1], spans[1], text)
+            traces = [lined.trace_a, lined.trace_b]
+            st.caption(f"{len(lined.words)} words both models read; left out: {len(lined.dropped_a)} tokens of A, "
+                       f"{len(lined.dropped_b)} of B (special tokens, white space, words only one model reaches).")
+        else:
+            traces = [ui.get_trace(entry, text, hide_special=hide_special, merge_pieces=merge)
+                      for entry in (entry_a, entry_b)]
         col_a, col_b = st.columns(2)
         for column, entry, trace, tag in ((col_a, entry_a, traces[0], "a"), (col_b, entry_b, traces[1], "b")):
             with column:

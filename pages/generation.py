@@ -5,9 +5,11 @@ import streamlit as st
 
 from attnviz import plots, ui
 from attnviz.nn.generate import GenerationConfig
-from attnviz.ui.generation_view import kept_rows, sampling_caption, timeline_view
+from attnviz.ui import branches
+from attnviz.ui.decoder_views import surprisal_view
+from attnviz.ui.generation_view import kept_rows, sampling_caption, settings_from_url, timeline_view
+from attnviz.ui.url_state import url_set
 
-RESULT_KEY = "generation_result"
 PROMPT_KEY = "generation_prompt"
 REQUEST_KEY = "generation_requested"
 DEFAULT_PROMPT = "ROMEO:\nBut soft, what light"
@@ -35,20 +37,51 @@ def run_generation(bundle, prompt: str, config: GenerationConfig) -> dict:
     name = token_namer(bundle)
 
     def steps(attribute: str) -> list[dict]:
-        return [{"chosen": name(step.token_id),
+        return [{"chosen": name(step.token_id), "ids": [i for i, _ in getattr(step, attribute)],
                  "candidates": [(name(i), p) for i, p in getattr(step, attribute)]} for step in result.steps]
 
     rows, averaged = kept_rows([step.attention for step in result.steps])
     return {"model": entry.name, "prompt": prompt, "new_text": new_text, "sampled": steps("candidates"),
+            "ids": list(result.ids), "n_prompt": len(result.prompt_ids), "forced": dict(config.forced),
+            "forced_names": {s: name(t) for s, t in config.forced.items()},
+            "probabilities": [step.model_probability for step in result.steps],
+            "entropies": [step.entropy for step in result.steps], "max_new": config.max_new_tokens,
             "model_steps": steps("model_candidates"), "stopped_by": result.stopped_by,
             "tokens": [name(i) for i in result.ids], "windows": [step.window_start for step in result.steps],
             "attention": rows, "heads_averaged": averaged,  # each (L, H, W) or (L, 1, W), float16
             "temperature": config.temperature, "seed": config.seed, "top_k": config.top_k, "top_p": config.top_p}
 
 
+def config_of(run: dict, forced: dict[int, int]) -> GenerationConfig:
+    """A run's settings (and seed) with other forced choices: a branch of it."""
+    return GenerationConfig(max_new_tokens=run["max_new"], temperature=run["temperature"], top_k=run["top_k"],
+                            top_p=run["top_p"], seed=run["seed"], record_attention=True, forced=forced)
+
+
+def share_run(run: dict) -> None:
+    """The URL: the prompt (synced by its box), the settings and the forced choices of the run shown."""
+    for param, value in (("t", run["temperature"]), ("top_k", run["top_k"]), ("top_p", run["top_p"]),
+                         ("max_new", run["max_new"]), ("seed", run["seed"])):
+        url_set(param, str(value))
+    url_set("forced", branches.forced_param(run["forced"]))
+
+
 def request_generation() -> None:
     """The submit button's callback: a flag in session state survives any rerun before the page runs."""
     st.session_state[REQUEST_KEY] = True
+
+
+def compare_branches(entry, runs: list[dict]) -> None:
+    """Two branches side by side, each with its text coloured by surprisal."""
+    st.subheader("Two branches side by side")
+    columns = st.columns(2)
+    for side, (column, default) in enumerate(zip(columns, (0, len(runs) - 1))):
+        with column:
+            index = st.selectbox("Branch", list(range(len(runs))), index=default, key=f"generation_side_{side}",
+                                 format_func=lambda i: branches.branch_label(runs, i))
+            run = runs[index]
+            surprisal_view(entry, run["prompt"] + run["new_text"], f"generation_side_surprisal_{side}",
+                           title=branches.branch_label(runs, index))
 
 
 @st.fragment
@@ -73,6 +106,7 @@ def candidates_view(result: dict) -> None:
 if entry is not None:
     try:
         bundle = ui.load_model(entry)
+        linked_forced = settings_from_url()
         with st.form("generation_form"):
             prompt = ui.text_input_synced("Prompt", key=PROMPT_KEY, default=DEFAULT_PROMPT, param="prompt",
                                           area=True, share=False)
@@ -84,26 +118,45 @@ if entry is not None:
             seed = right.number_input("Seed", 0, 2**31 - 1, 0, key="generation_seed",
                                       help="The same seed and settings give the same text.")
             st.form_submit_button("Generate", type="primary", on_click=request_generation)
-        if st.session_state.pop(REQUEST_KEY, False):
+        linked = linked_forced is not None and branches.current_run() is None  # a shared branch, opened
+        if st.session_state.pop(REQUEST_KEY, False) or linked:
             prompt, note = ui.clip_text(prompt)
             if note:
                 st.info(note)
             config = GenerationConfig(max_new_tokens=int(max_new), temperature=float(temperature),
-                                      top_k=int(top_k), top_p=float(top_p), seed=int(seed), record_attention=True)
+                                      top_k=int(top_k), top_p=float(top_p), seed=int(seed), record_attention=True,
+                                      forced=(linked_forced or {}) if linked else {})
             with st.spinner("Generating…"):
-                st.session_state[RESULT_KEY] = run_generation(bundle, prompt, config)
-        result = st.session_state.get(RESULT_KEY)
+                branches.start_tree(run_generation(bundle, prompt, config))
+        request = st.session_state.pop(branches.REQUEST_KEY, None)
+        runs = st.session_state.get(branches.BRANCHES_KEY) or []
+        if request is not None and 0 <= request[0] < len(runs):
+            parent = runs[request[0]]
+            with st.spinner("Generating the branch…"):
+                branches.add_branch(run_generation(bundle, parent["prompt"], config_of(
+                    parent, branches.branch_forced(parent, request[1], request[2]))))
+        result = branches.current_run()
         if result is None or result["model"] != entry.name:
             st.info("Set the prompt and the knobs, then press Generate.")
         else:
+            share_run(result)
+            runs = st.session_state[branches.BRANCHES_KEY]
+            if len(runs) > 1:
+                st.selectbox("Branch shown", list(range(len(runs))), key=branches.CURRENT_KEY,
+                             format_func=lambda i: branches.branch_label(runs, i))
             st.subheader("Generated text")
             st.caption(f"The prompt, then {len(result['sampled'])} new tokens "
                        f"({'stopped at a stop token' if result['stopped_by'] == 'stop_token' else 'the maximum'}; "
                        f"{ui.escape_markdown(sampling_caption(result))}).")
             st.code(result["prompt"] + result["new_text"], language=None, wrap_lines=True)
-            candidates_view(result)
-            timeline_view(result)
             full_text = result["prompt"] + result["new_text"]
+            if full_text.strip():
+                surprisal_view(entry, full_text, "generation_surprisal",
+                               title="Prompt and generated text, coloured by surprisal")
+            candidates_view(result)
+            timeline_view(result, entry)
+            if len(runs) > 1:
+                compare_branches(entry, runs)
             if full_text.strip():
                 trace = ui.get_trace(entry, full_text)
                 ui.show_notes(trace)

@@ -19,11 +19,13 @@ st.title("What does each head do?")
 st.markdown(
     "Statistics of every head over a sample of sentences, from the raw attention (special tokens "
     "included): **entropy** (nats; high = spread out), the mean weight on the **previous**, the "
-    "**next** token and the token **itself**, the mass on **special** tokens ([CLS], [SEP], <s>…) and the "
+    "**next** token and the token **itself**, the mass on **special** tokens ([CLS], [SEP], <s>…), the "
+    "**sink** score (mass on the first token and special tokens, queries after the first) and the "
     "mean **distance** |i − j| between a token and what it attends to. Each head gets a **role**:")
 rule = head_role.__doc__.split("attend broadly (high entropy):", 1)[-1]
 st.code("\n".join(line.strip() for line in rule.strip().splitlines()), language=None)
-st.caption("After Clark et al. 2019, “What does BERT look at? An Analysis of BERT's Attention”.")
+st.caption("After Clark et al. 2019, “What does BERT look at? An Analysis of BERT's Attention”, and Xiao et "
+           "al. 2023, “Efficient Streaming Language Models with Attention Sinks”.")
 
 entry = ui.model_picker(key="heads_model", label="Model", default="sentiment")  # word-level, not the char LM
 picked = av.corpus_picker("heads")
@@ -49,6 +51,12 @@ if entry is not None and picked is not None:
                                 **{s: st.column_config.NumberColumn(format="%.3f") for s in STATISTICS},
                                 "entropy_ratio": st.column_config.NumberColumn(format="%.2f")})
     st.caption("Click a column title to sort; “open” shows the head in the attention explorer.")
+
+    st.subheader("Attention sinks")
+    sinks = int((frame["sink"] >= 0.5).sum())
+    st.caption(f"{sinks} of {len(frame)} heads put half or more of their attention on the first token or on "
+               "special tokens (the explorer's “Hide sinks” shows what the rest of such a head does).")
+    ui.plot(plots_heads.statistic_heatmap(frame, "sink"), key="heads_sinks")
 
     statistic = st.selectbox("Statistic to map", STATISTICS, key="heads_statistic")
     ui.plot(plots_heads.statistic_heatmap(frame, statistic), key="heads_heatmap")

@@ -7,6 +7,7 @@ from attnviz import ui
 
 from attnviz.bundles import registry
 from attnviz.bundles.model_facts import model_facts
+from attnviz.bundles.reference import REFERENCES
 
 ui.ensure_app()
 st.title("attnviz: see what self-attention does")
@@ -82,6 +83,14 @@ for entry in entries:  # from each model's files alone: no model is loaded to fi
     rows.append([entry.name, entry.task, entry.kind, f"{facts['layers']} × {facts['heads']}",
                  f"{facts['parameters']:,}" if facts["parameters"] is not None else "",
                  ", ".join(f"{k} {v:.3f}" for k, v in shown.items()) or "—"])
+for reference in REFERENCES:  # a pretrained decoder beside our char model: the same dev text, per character
+    metric = f"loss {reference.nats_per_char:.3f} nats/char on the char LM's dev split ({reference.measured})"
+    listed = next((row for row in rows if row[0] == reference.name), None)
+    if listed is not None:
+        listed[5] = metric if listed[5] == "—" else f"{listed[5]}; {metric}"
+    else:
+        rows.append([f"{reference.name} (reference, not prepared here)", "lm", "pretrained",
+                     f"{reference.layers} × {reference.heads}", f"{reference.parameters:,}", metric])
 if rows:  # a markdown table, not st.dataframe: Home then needs no pandas (about 65 MB per server)
     header = ["model", "task", "kind", "layers × heads", "parameters", "dev metric"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from attnviz.text.display import readable_token
 from attnviz import analysis, ui
 
 from attnviz.plots import analysis as plots_analysis
@@ -80,7 +81,8 @@ if entry is not None and ui.require_text(text_a, "first sentence") and ui.requir
                 rows = [{"word": k, "tag in A": a, "tag in B": b} for k, (a, b) in pair.change.items()]
             st.dataframe(pd.DataFrame(rows), hide_index=True, key="pairs_change")
         pairs_view.patching_view(bundle, entry, text_a, text_b)
-        edits = [{"edit": op, "tokens in A": " ".join(pair.tokens_a[a0:a1]), "tokens in B": " ".join(pair.tokens_b[b0:b1])}
+        edits = [{"edit": op, "tokens in A": " ".join(map(readable_token, pair.tokens_a[a0:a1])),
+                  "tokens in B": " ".join(map(readable_token, pair.tokens_b[b0:b1]))}
                  for op, a0, a1, b0, b1 in pair.edits]
         st.subheader("What differs")
         if edits:
@@ -99,7 +101,7 @@ if entry is not None and ui.require_text(text_a, "first sentence") and ui.requir
             st.subheader("Tokens where attention moved most")
             st.caption("Attention each token receives in B minus in A (mean over layers, heads and the shared "
                        "query tokens): up ▲ = more in B. An edited word is one row (∅: absent on that side).")
-            moved = [{"token in A": a, "token in B": b, "change": ("▲ " if s > 0 else "▼ ") + f"{s:+.5f}"}
+            moved = [{"token in A": readable_token(a), "token in B": readable_token(b), "change": ("▲ " if s > 0 else "▼ ") + f"{s:+.5f}"}
                      for a, b, s in pair.token_shift[:10]]
             st.dataframe(pd.DataFrame(moved), hide_index=True, key="pairs_tokens")
     except ui.USER_ERRORS as exc:

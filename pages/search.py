@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from attnviz.text.display import readable_token
 from attnviz import ui
 from attnviz.analysis.context_index import DEFAULT_MAX_SENTENCES
 from attnviz.analysis.corpus import default_query_token
@@ -41,7 +42,7 @@ if entry is not None and picked is not None and ui.require_text(text):
         choices = [i for i in range(len(tokens)) if not (skip_first and i == 0 and len(tokens) > 1)]
         default = default_query_token(tokens, special, skip_first)
         token_index = left.selectbox("Token", choices, index=choices.index(default) if default in choices else 0,
-                                     key=f"search_token_{len(tokens)}", format_func=lambda i: f"{i}: {tokens[i]}")
+                                     key=f"search_token_{len(tokens)}", format_func=lambda i: f"{i}: {readable_token(tokens[i])}")
         layer = middle.slider("Layer", 0, bundle.n_layers - 1, bundle.n_layers - 1,
                               key=f"search_layer_{bundle.n_layers}") if bundle.n_layers > 1 else 0
         k = right.slider("Results", 1, 50, 10, key="search_k")
@@ -60,9 +61,9 @@ if entry is not None and picked is not None and ui.require_text(text):
     st.caption(f"{index.size:,} tokens of {len(index.texts):,} sentences ({md(described)}) at layer {layer}.{first}")
     rows = []
     for hit in hits:
-        before = " ".join(hit.tokens[max(0, hit.token_index - 8):hit.token_index])
-        after = " ".join(hit.tokens[hit.token_index + 1:hit.token_index + 9])
-        rows.append({"similarity": round(hit.similarity, 4), "context": f"{before} [{hit.token}] {after}".strip(),
-                     "token": hit.token, "sentence": hit.sentence, "sentence #": hit.sentence_index})
+        before = " ".join(readable_token(t) for t in hit.tokens[max(0, hit.token_index - 8):hit.token_index])
+        after = " ".join(readable_token(t) for t in hit.tokens[hit.token_index + 1:hit.token_index + 9])
+        rows.append({"similarity": round(hit.similarity, 4), "context": f"{before} [{readable_token(hit.token)}] {after}".strip(),
+                     "token": readable_token(hit.token), "raw token": hit.token, "sentence": hit.sentence, "sentence #": hit.sentence_index})
     st.dataframe(rows, hide_index=True, key="search_results",
                  column_config={"similarity": st.column_config.NumberColumn(format="%.4f")})

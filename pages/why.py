@@ -4,6 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from attnviz import analysis, ui
+from attnviz.text.display import readable_token
 
 from attnviz.plots import analysis as plots_analysis
 from attnviz.errors import InputError
@@ -61,7 +62,7 @@ if entry is not None and ui.require_text(text):
         if bundle.task == "ner":
             choice = st.selectbox("Token to explain", ["auto"] + list(range(len(tokens))), key="why_position",
                                   format_func=lambda i: "the most confident entity" if i == "auto"
-                                  else f"#{i} {tokens[i]}")
+                                  else f"#{i} {readable_token(tokens[i])}")
             position = None if choice == "auto" or choice >= len(tokens) else int(choice)
         results = attributions(entry.source, text, position)
         first = results["integrated_gradients"]

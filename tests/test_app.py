@@ -301,6 +301,7 @@ def test_compare_checkpoint_and_minilm() -> None:
 def test_compare_different_tokens_gives_bars_and_says_why() -> None:
     lm = model_for("lm")
     at = open_page("compare", model=lm.name, model2=minilm(), text="the movie was not good at all .")
+    at.toggle(key="compare_words").set_value(False)
     at.toggle(key="compare_merge").set_value(False)
     at.toggle(key="compare_hide_special").set_value(False)
     at.run()
@@ -393,8 +394,14 @@ def _small_trace() -> AttentionTrace:
 def test_csv_matches_to_records_and_crop_keeps_rows_normalised() -> None:
     from attnviz import ui
     trace = _small_trace()
-    expected = pd.DataFrame(trace.to_records()).to_csv(index=False)
-    assert ui.trace_csv(trace) == expected
+    import io
+
+    from attnviz.text.display import readable_token
+
+    expected = pd.DataFrame(trace.to_records())
+    frame = pd.read_csv(io.StringIO(ui.trace_csv(trace)), keep_default_na=False)
+    assert frame[list(expected.columns)].to_csv(index=False) == expected.to_csv(index=False)
+    assert list(frame["key_display"]) == [readable_token(t) for t in expected["key_token"]]  # raw kept, display added
     cropped = ui.crop_trace(trace, 2)
     assert cropped.weights.shape == (2, 3, 2, 2)
     assert np.allclose(cropped.weights.sum(-1), 1.0, atol=1e-5)

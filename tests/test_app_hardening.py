@@ -80,6 +80,7 @@ def test_data_box_long_paths_and_missing_folders_get_one_message(shared_data, mo
 def test_compare_escapes_markdown_from_token_text():
     lm = model_for("lm")
     at = open_page("compare", model=lm.name, model2=minilm(), text="$E$ and $F$ are fine")
+    at.toggle(key="compare_words").set_value(False).run()  # token by token: they differ, and the note says so
     assert_clean(at)
     infos = [i.value for i in at.info]
     assert any("different tokens" in i for i in infos)

@@ -166,3 +166,10 @@ def test_merge_then_hide_and_noop():
     assert len(both.notes) == 2
     whole_words = random_trace(["[CLS]", "a", "b", "[SEP]"])
     assert merge_word_pieces(whole_words) is whole_words
+
+
+def test_readable_token_decodes_byte_level_with_visible_spaces():
+    from attnviz.text.display import readable_token
+
+    assert [readable_token(t) for t in ["Ġthe", "Ċ", "ĊĊ", "ĠĠ", "Ã©", "the"]] == ["␣the", "⏎", "⏎⏎", "␣␣", "é", "the"]
+    assert [readable_token(t) for t in [" ", "\n", "##ing", "[CLS]", "<0x0A>"]] == ["␣", "⏎", "##ing", "[CLS]", "⏎"]

@@ -183,3 +183,37 @@ def test_a_classifier_is_not_a_language_model():
                                          n_layers=1, d_ff=32, max_len=MAX_LEN))
     with pytest.raises(ValueError, match="language model"):
         generate(classifier, [1, 2], GenerationConfig(max_new_tokens=2))
+
+
+def test_a_forced_branch_shares_its_prefix_and_takes_the_forced_token():
+    model = tiny_lm()
+    config = GenerationConfig(max_new_tokens=7, temperature=1.0, seed=3)
+    original = generate(model, [1, 2, 3], config)
+    other = next(i for i in range(VOCAB) if i != original.new_ids[3])
+    branch = generate(model, [1, 2, 3], GenerationConfig(max_new_tokens=7, temperature=1.0, seed=3,
+                                                         forced={3: other}))
+    assert branch.new_ids[:3] == original.new_ids[:3]
+    assert branch.new_ids[3] == other and branch.steps[3].token_id == other
+    assert 0.0 <= branch.steps[3].probability <= 1.0
+    # forcing the token that was drawn anyway changes nothing (same seed stream)
+    same = generate(model, [1, 2, 3], GenerationConfig(max_new_tokens=7, temperature=1.0, seed=3,
+                                                       forced={3: original.new_ids[3]}))
+    assert same.new_ids == original.new_ids
+
+
+@pytest.mark.parametrize("forced", [{-1: 2}, {2: -5}, [(1, 2)], {1.5: 2}])
+def test_forced_choices_are_checked(forced):
+    with pytest.raises(ValueError, match="forced"):
+        GenerationConfig(forced=forced)
+
+
+def test_each_step_records_the_models_own_probability_and_entropy():
+    model = tiny_lm()
+    result = generate(model, [1, 2], GenerationConfig(max_new_tokens=3, temperature=0.7, top_k=3, seed=0))
+    ids = [1, 2]
+    for step in result.steps:
+        with torch.no_grad():
+            probs = torch.softmax(model(torch.tensor([ids])).logits[0, -1], -1)
+        assert step.model_probability == pytest.approx(float(probs[step.token_id]), rel=1e-5)
+        assert step.entropy == pytest.approx(float(-(probs * probs.log()).sum()), rel=1e-5)
+        ids.append(step.token_id)

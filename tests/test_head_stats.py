@@ -61,7 +61,7 @@ def test_everything_on_cls_is_a_sink_and_special_counts_mass():
     a = np.zeros((4, 4))
     a[:, 0] = 1
     row = stats(a, special=[True, False, False, True])
-    assert row["special"] == pytest.approx(1) and row["role"] == "[SEP]/[CLS] sink"
+    assert row["special"] == pytest.approx(1) and row["role"] == "sink"
     assert stats(a, special=[False] * 4)["special"] == 0
 
 
@@ -129,7 +129,7 @@ def test_vectorised_statistics_match_the_definitions():
 
 def test_role_rule_order_and_counts():
     base = {"special": 0.0, "previous": 0.0, "next": 0.0, "self": 0.0, "entropy_ratio": 0.0}
-    assert head_role(base | {"special": 0.6, "previous": 0.9}) == "[SEP]/[CLS] sink"
+    assert head_role(base | {"special": 0.6, "previous": 0.9}) == "sink"
     assert head_role(base | {"previous": 0.3, "self": 0.2, "next": 0.2}) == "positional"
     assert head_role(base) == "mixed"
     frame = head_statistics_from_weights([one_head(np.eye(3))], [[False] * 3])

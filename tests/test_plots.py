@@ -1,6 +1,7 @@
 """The figure builders: right data in the right place, token text escaped, JSON-serialisable."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -244,3 +245,20 @@ def test_training_chart():
     serialises(fig)
     assert len(training_chart(history[:1]).data) == 1
     serialises(training_chart([]))
+
+
+def test_diff_scale_is_symmetric_with_a_floor(trace):
+    shifted = make_trace(seed=1, name='other').weights
+    tiny = dataclasses.replace(trace, weights=0.999 * trace.weights + 0.001 * shifted)
+    fig = diff_heatmap(trace, tiny, 0, 1)
+    assert (fig.data[0].zmin, fig.data[0].zmax) == (-0.1, 0.1)  # a difference of 0.001 or less stays pale
+    other = make_trace(seed=1, name="other")
+    big = float(np.abs(trace.head(0, 1) - other.head(0, 1)).max())
+    fig = diff_heatmap(trace, other, 0, 1)
+    assert fig.data[0].zmax == pytest.approx(max(0.1, big)) and fig.data[0].zmin == -fig.data[0].zmax
+
+
+def test_axes_show_byte_level_tokens_readably():
+    from attnviz.plots.attention import _token_label
+
+    assert _token_label("Ġthe") == "␣the" and _token_label("Ċ") == "⏎" and _token_label("<b>") == "&lt;b&gt;"

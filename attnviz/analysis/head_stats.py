@@ -19,15 +19,15 @@ from attnviz.analysis.corpus import Progress, corpus_batches
 if TYPE_CHECKING:  # pandas is imported where a frame is built: `import attnviz` stays ~65 MB lighter
     import pandas as pd
 
-STATISTICS = ("entropy", "previous", "next", "self", "special", "distance")
-ROLES = ("[SEP]/[CLS] sink", "previous token", "next token", "self", "broad", "positional", "mixed")
+STATISTICS = ("entropy", "previous", "next", "self", "special", "sink", "distance")
+ROLES = ("sink", "previous token", "next token", "self", "broad", "positional", "mixed")
 
 
 @dataclass(frozen=True)
 class RoleRule:
     """Thresholds of `head_role` (fractions of a row's attention, or of the largest possible entropy)."""
 
-    sink: float = 0.5  # mean mass on special tokens
+    sink: float = 0.5  # mean mass on the sinks (the first token and special tokens), or on special tokens
     neighbour: float = 0.5  # mean weight on the previous (or next) token
     self_: float = 0.5  # mean weight on the query itself
     broad: float = 0.75  # entropy / the entropy of a uniform row
@@ -37,11 +37,12 @@ class RoleRule:
 def head_role(row: dict | pd.Series, rule: RoleRule = RoleRule()) -> str:
     """A plain label from one head's statistics; the first rule that holds wins.
 
-    After Clark et al. 2019 ("What does BERT look at?"), who found heads that put most of their
+    After Xiao et al. 2023, who found decoders parking attention on the first token (attention
+    sinks), and Clark et al. 2019 ("What does BERT look at?"), who found heads that put most of their
     attention on [SEP]/[CLS], heads that attend to the previous or the next token, and heads that
     attend broadly (high entropy):
 
-    1. special >= 0.5 -> "[SEP]/[CLS] sink" (most attention goes to special tokens)
+    1. sink >= 0.5 or special >= 0.5 -> "sink" (most attention goes to the first token or special tokens)
     2. previous >= 0.5 -> "previous token"
     3. next >= 0.5 -> "next token"
     4. self >= 0.5 -> "self"
@@ -49,8 +50,8 @@ def head_role(row: dict | pd.Series, rule: RoleRule = RoleRule()) -> str:
     6. previous + self + next >= 0.6 -> "positional" (a local window around the query)
     7. otherwise "mixed"
     """
-    if row["special"] >= rule.sink:
-        return "[SEP]/[CLS] sink"
+    if row.get("sink", 0.0) >= rule.sink or row["special"] >= rule.sink:
+        return "sink"
     if row["previous"] >= rule.neighbour:
         return "previous token"
     if row["next"] >= rule.neighbour:
@@ -98,6 +99,12 @@ class HeadStatistics:
         self._add("self", masked_total(weights.diagonal(0, -2, -1), rows), n_rows)
         on_special = (weights * specials[:, None, None, None, :]).sum(-1)  # (B, L, H, T)
         self._add("special", masked_total(on_special, rows), n_rows)
+        sinks = specials.clone()
+        sinks[:, 0] = 1.0  # the first token, and every special token
+        after_first = real.clone()
+        after_first[:, 0] = False
+        on_sinks = (weights * sinks[:, None, None, None, :]).sum(-1)  # (B, L, H, T)
+        self._add("sink", masked_total(on_sinks, after_first.float()[:, None, None, :]), float(after_first.sum()))
         position = torch.arange(seq_len, dtype=torch.float32)
         offsets = (position[:, None] - position[None, :]).abs()  # (T, T): |i - j|
         self._add("distance", masked_total((weights * offsets).sum(-1), rows), n_rows)
@@ -129,7 +136,8 @@ def head_statistics(bundle, texts: list[str], progress: Progress | None = None,
                     batch_size: int = 32) -> pd.DataFrame:
     """One row per (layer, head) of the bundle over the texts: layer, head, entropy (nats, mean over
     every query row of -sum A ln A), previous (mean A[i, i-1] over rows i >= 1), next (mean A[i, i+1]),
-    self (mean A[i, i]), special (mean mass on special tokens), distance (mean |i - j| weighted by A),
+    self (mean A[i, i]), special (mean mass on special tokens), sink (mean mass on the first token and
+    special tokens over the queries after the first, Xiao et al. 2023), distance (mean |i - j| weighted by A),
     entropy_ratio (entropy / that of uniform rows) and role (see `head_role`).
 
     The texts go through the model in padded batches (progress(done, total) after each).

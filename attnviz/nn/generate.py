@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import torch
@@ -33,6 +33,7 @@ class GenerationConfig:
     seed: int | None = None
     n_candidates: int = 5
     record_attention: bool = False  # keep, per step, the attention row that chose the token (see GenerationStep)
+    forced: Mapping[int, int] = field(default_factory=dict)  # step -> token id taken at that step (a branch)
 
     def __post_init__(self) -> None:
         """Every field checked: a ValueError names the field and its allowed range."""
@@ -51,6 +52,11 @@ class GenerationConfig:
             raise ValueError(f"temperature must be from 0 (greedy) to {MAX_TEMPERATURE:g}, not {self.temperature}")
         if not 0.0 < self.top_p <= 1.0:
             raise ValueError(f"top_p must be in (0, 1], not {self.top_p}")
+        if not isinstance(self.forced, Mapping):
+            raise ValueError("forced must map steps to token ids, e.g. {3: 42}")
+        for step, token in self.forced.items():
+            _int_field("a forced step", step, 0, MAX_NEW_TOKENS_CAP - 1)
+            _int_field("a forced token id", token, 0, 10**9)
         for name in ("stop_ids", "banned_ids"):
             ids = getattr(self, name)
             if not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in ids):
@@ -66,7 +72,8 @@ class GenerationStep:
     With record_attention: attention (L, H, W) float16, the last row of every head's causal pattern
     over the window the model read at this step (the row that chose the token), and window_start,
     the index in GenerationResult.ids of the window's first token (its keys are
-    ids[window_start:window_start + W]).
+    ids[window_start:window_start + W]). model_probability and entropy (nats): the chosen token's
+    probability and the entropy under the model's own distribution.
     """
 
     token_id: int
@@ -75,6 +82,8 @@ class GenerationStep:
     model_candidates: list[tuple[int, float]]
     attention: np.ndarray | None = None
     window_start: int = 0
+    model_probability: float = float("nan")
+    entropy: float = float("nan")
 
 
 @dataclass
@@ -135,7 +144,9 @@ def sample_tokens(next_logits: Callable[[list[int]], StepOutput], prompt_ids: li
     or, when config.record_attention, (logits, attention) with attention (L, H, len(context)): the
     last row of every head's pattern over that context.
 
-    The context handed to next_logits is cropped to the last context_len ids.
+    The context handed to next_logits is cropped to the last context_len ids. At a step named in
+    config.forced the dice are still rolled (so later steps draw from the same seed stream) but the
+    forced token is taken; its probability is the one the distribution gave it.
     """
     if not prompt_ids:
         raise ValueError("the prompt must contain at least one token")
@@ -152,8 +163,17 @@ def sample_tokens(next_logits: Callable[[list[int]], StepOutput], prompt_ids: li
         logits = output.float().cpu()  # (vocab,)
         probs = next_token_distribution(logits, config)
         token = int(torch.multinomial(probs, 1, generator=generator)) if config.temperature > 0 else int(probs.argmax())
+        step = len(result.steps)
+        if step in config.forced:
+            token = int(config.forced[step])
+            if token >= probs.numel():
+                raise ValueError(f"the token forced at step {step} ({token}) is not in the vocabulary")
+        own = torch.log_softmax(logits, -1)
+        own_probs = own.exp()
+        entropy = float(-(own_probs * own).nan_to_num().sum())  # 0 * -inf counts as 0
         result.steps.append(GenerationStep(token, float(probs[token]), _top(probs, config.n_candidates),
-                                           _top(torch.softmax(logits, -1), config.n_candidates), row, start))
+                                           _top(own_probs, config.n_candidates), row, start,
+                                           float(own_probs[token]), entropy))
         result.new_ids.append(token)
         if token in config.stop_ids:
             result.stopped_by = "stop_token"

@@ -105,6 +105,15 @@ class Encoder(nn.Module):
         self.final_norm = (nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
                            if config.norm_first else nn.Identity())
 
+    def embed(self, ids: torch.Tensor, case_ids: torch.Tensor | None = None,
+              token_embeds: torch.Tensor | None = None) -> torch.Tensor:
+        """ids (B, T) -> the input of the first block (B, T, d): token (+ case) embedding, positions, norm."""
+        x = (self.token_embedding(ids) if token_embeds is None else token_embeds) * self.embed_scale
+        if self.case_embedding is not None:
+            x = x + self.case_embedding(case_ids if case_ids is not None else torch.zeros_like(ids))
+        x = self.positions(x)
+        return self.dropout(self.embedding_norm(x))
+
     def forward(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 need_weights: bool = False, case_ids: torch.Tensor | None = None, *,
                 ablate: Collection[tuple[int, int]] = (), token_embeds: torch.Tensor | None = None,
@@ -118,11 +127,7 @@ class Encoder(nn.Module):
         return_qk=True adds, after those, per layer the (q, k) its attention formed, each (B, H, T, d_head).
         edit: reads/writes of the residual stream and head contexts for this call (attnviz.nn.edit).
         """
-        x = (self.token_embedding(ids) if token_embeds is None else token_embeds) * self.embed_scale
-        if self.case_embedding is not None:
-            x = x + self.case_embedding(case_ids if case_ids is not None else torch.zeros_like(ids))
-        x = self.positions(x)
-        x = self.dropout(self.embedding_norm(x))
+        x = self.embed(ids, case_ids, token_embeds)
         attentions: list[torch.Tensor] | None = [] if need_weights else None
         hidden_states: list[torch.Tensor] = []
         qk: list[tuple[torch.Tensor, torch.Tensor]] = []

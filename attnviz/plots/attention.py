@@ -12,6 +12,7 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
+from attnviz.text.display import readable_token
 from attnviz.trace import AttentionTrace
 
 TEMPLATE = "plotly_white"
@@ -29,6 +30,7 @@ HOVER_TEXT_MAX_CELLS = 4_096  # bigger matrices get no per-cell hover strings
 MATRIX_MAX_HEIGHT = 560
 MATRIX_TICK_LABELS = 25
 TICK_LABEL_CHARS = 12         # longer tokens are cut to this many characters (+ "…") on the axes
+DIFF_FLOOR = 0.1             # a difference map's colour range is at least -0.1..0.1
 MOSAIC_MAX_CELLS = 200_000    # bigger all-heads grids are drawn as one pooled picture
 PICTURE_MIN_CELLS = 128 * 128 # bigger [query, key] heatmaps are sent as a picture (PNG) with a hover layer
 HOVER_SIDE = 64               # ... whose hover layer pools the weights into at most 64 x 64 patches
@@ -41,7 +43,9 @@ def _plain(text: object) -> str:
 
 
 def _visible(text: str) -> str:
-    """Make whitespace visible: newlines as ⏎, tabs as ⇥, leading/trailing spaces as ␣, empty as ∅."""
+    """A token's display form (`readable_token`: "Ġthe" -> "␣the"), whitespace made visible: newlines
+    as ⏎, tabs as ⇥, leading/trailing spaces as ␣, empty as ∅."""
+    text = readable_token(text)
     if text == "":
         return "∅"
     text = text.replace("\r\n", "⏎").replace("\n", "⏎").replace("\r", "⏎").replace("\t", "⇥")
@@ -54,7 +58,7 @@ def _visible(text: str) -> str:
 
 
 def _token_label(token: object) -> str:
-    """A token as a safe, visible label: whitespace made visible, then HTML-escaped."""
+    """A token as a safe, visible label: its display form, whitespace made visible, then HTML-escaped."""
     return _plain(_visible(str(token)))
 
 
@@ -197,7 +201,8 @@ def diff_heatmap(trace_a: AttentionTrace, trace_b: AttentionTrace, layer: int, h
     """Head (layer, head) of trace_a minus the same head of trace_b, diverging colours centred at 0.
 
     The traces must have as many query and key tokens as each other; where a token differs the
-    label shows both (`a / b`). `limit` fixes the colour range to -limit..limit.
+    label shows both (`a / b`). The colour range is symmetric, -limit..limit; by default limit is the
+    largest difference but never less than DIFF_FLOOR, so tiny differences stay pale.
     """
     a_shape, b_shape = trace_a.weights.shape[2:], trace_b.weights.shape[2:]
     if a_shape != b_shape:
@@ -211,7 +216,9 @@ def diff_heatmap(trace_a: AttentionTrace, trace_b: AttentionTrace, layer: int, h
         return [x if x == y else f"{x} / {y}" for x, y in zip(a, b)]
 
     names = f"{_plain(trace_a.model_name or 'A')} − {_plain(trace_b.model_name or 'B')}"
-    zmin, zmax = (-limit, limit) if limit is not None else (None, None)
+    if limit is None:
+        limit = max(DIFF_FLOOR, float(np.abs(diff).max(initial=0.0)))
+    zmin, zmax = -limit, limit
     title = f"Layer {layer}, head {head}: {names}"
     return _matrix_figure(diff, merged(trace_a.query_tokens, trace_b.query_tokens),
                           merged(trace_a.tokens, trace_b.tokens), title, zmin, zmax,

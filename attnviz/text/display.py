@@ -1,7 +1,9 @@
 """Display transforms of an AttentionTrace (ours or a HuggingFace model's): pure functions, new traces.
 
 - clean_token / display_tokens: tokens as a reader would write them (no "##", "Ġ", "▁").
+- readable_token: the one display form of a token ("Ġthe" -> "␣the", "Ċ" -> "⏎").
 - hide_special_tokens: drop [CLS], [SEP], <s>... and renormalise each row to sum to 1.
+- hide_sinks: drop the first token and special tokens (attention sinks) and renormalise the rest.
 - merge_word_pieces: one row and column per word. Attention RECEIVED by a word is the SUM over its
   pieces (columns are summed); attention GIVEN by a word is the MEAN over its pieces (rows are
   averaged), so every row still sums to 1.
@@ -93,6 +95,38 @@ def clean_token(token: str) -> str:
     return token
 
 
+def _spaces_visible(text: str) -> str:
+    """Every space as ␣, new lines as ⏎, tabs as ⇥ (a byte-level piece keeps its leading space)."""
+    text = text.replace("\r\n", "\n").replace("\n", NEWLINE_SYMBOL).replace("\t", TAB_SYMBOL)
+    return text.replace(" ", SPACE_SYMBOL)
+
+
+def is_byte_level(token: str) -> bool:
+    """A byte-level BPE piece with a marker to decode ("Ġthe", "Ċ", "Ã©")."""
+    return any(ord(c) >= 128 for c in token) and all(c in BYTE_DECODER for c in token)
+
+
+def readable_token(token: object) -> str:
+    """The display form of a token that every view uses (axes, lists, tables, contexts, downloads).
+
+    Byte-level BPE (GPT-2, SmolLM2): the decoded piece with visible spaces, "Ġthe" -> "␣the",
+    "Ċ" -> "⏎", "Ã©" -> "é"; sentencepiece byte fallback "<0x0A>" -> "⏎". Any other token keeps its
+    form (WordPiece "##ing" stays, so word pieces remain visible) with spaces, new lines and tabs
+    made visible (a character model's " " -> "␣"). Special tokens stay as they are.
+    """
+    token = str(token)
+    if not token or is_special(token):
+        return token
+    if is_byte_level(token):
+        try:
+            return _spaces_visible(bytes(BYTE_DECODER[c] for c in token).decode("utf-8"))
+        except UnicodeDecodeError:  # part of a character split over tokens, or not byte-level at all
+            pass
+    if _BYTE_FALLBACK.match(token):
+        return clean_token(token)
+    return _spaces_visible(token)
+
+
 def display_tokens(trace: AttentionTrace, queries: bool = False) -> list[str]:
     """The trace's key tokens (query tokens when queries=True), cleaned for display."""
     return [clean_token(t) for t in (trace.query_tokens if queries else trace.tokens)]
@@ -111,6 +145,29 @@ def _with(trace: AttentionTrace, weights: np.ndarray, tokens: list[str], query_t
                                query_tokens=query_tokens, notes=list(trace.notes) + notes)
 
 
+def keep_positions(trace: AttentionTrace, keys: list[int], queries: list[int]) -> tuple[AttentionTrace, np.ndarray, int]:
+    """Keep only the given key and query positions and divide each row by the mass left on its keys.
+
+    A row left with no attention at all becomes uniform over the keys it may see (keys up to itself
+    when the trace is causal). Returns the new trace (no notes added), the dropped mass per row
+    (L, H, Q') and how many rows were made uniform."""
+    if not keys or not queries:
+        raise InputError("Every token would be hidden: there is nothing left to show.")
+    weights = trace.weights.astype(np.float64)[:, :, queries][:, :, :, keys]  # (L, H, Q', K')
+    mass = weights.sum(axis=-1, keepdims=True)
+    empty = mass[..., 0] <= 1e-12
+    weights = weights / np.where(mass > 1e-12, mass, 1.0)
+    if empty.any():
+        allowed = np.ones((len(queries), len(keys)))
+        if trace.causal:
+            allowed = (np.asarray(keys)[None, :] <= np.asarray(queries)[:, None]).astype(np.float64)
+            allowed[allowed.sum(axis=1) == 0] = 1.0
+        uniform = allowed / allowed.sum(axis=1, keepdims=True)
+        weights = np.where(empty[..., None], uniform[None, None], weights)
+    kept = _with(trace, weights, [trace.tokens[i] for i in keys], [trace.query_tokens[i] for i in queries], [])
+    return kept, 1.0 - mass[..., 0], int(empty.sum())
+
+
 def hide_special_tokens(trace: AttentionTrace, specials: Iterable[str] | None = None) -> AttentionTrace:
     """Drop the rows and columns of special tokens and renormalise each remaining row to sum to 1.
 
@@ -125,27 +182,34 @@ def hide_special_tokens(trace: AttentionTrace, specials: Iterable[str] | None = 
         return trace
     if not keys or not queries:
         raise InputError("Every token is a special token: there is nothing left to show.")
-    weights = trace.weights.astype(np.float64)[:, :, queries][:, :, :, keys]  # (L, H, Q', K')
-    mass = weights.sum(axis=-1, keepdims=True)
-    empty = mass[..., 0] <= 1e-12
-    safe = np.where(mass > 1e-12, mass, 1.0)
-    weights = weights / safe
-    if empty.any():
-        allowed = np.ones((len(queries), len(keys)))
-        if trace.causal:
-            allowed = (np.asarray(keys)[None, :] <= np.asarray(queries)[:, None]).astype(np.float64)
-            allowed[allowed.sum(axis=1) == 0] = 1.0
-        uniform = allowed / allowed.sum(axis=1, keepdims=True)
-        weights = np.where(empty[..., None], uniform[None, None], weights)
-    hidden_share = 1.0 - mass[..., 0]
+    kept, hidden_share, empty = keep_positions(trace, keys, queries)
     hidden = sorted({t for t in trace.tokens if special(t)} | {t for t in trace.query_tokens if special(t)})
     notes = [f"Special tokens ({', '.join(hidden)}) are hidden and each row was renormalised to sum to 1: "
              f"on average {hidden_share.mean():.0%} of a row's attention went to them (up to "
              f"{hidden_share.max():.0%}), and the rest is scaled up to make up for it."]
-    if empty.any():
-        notes.append(f"{int(empty.sum())} row(s) gave all their attention to special tokens; they are shown "
+    if empty:
+        notes.append(f"{empty} row(s) gave all their attention to special tokens; they are shown "
                      "as uniform over the remaining tokens.")
-    return _with(trace, weights, [trace.tokens[i] for i in keys], [trace.query_tokens[i] for i in queries], notes)
+    return dataclasses.replace(kept, notes=list(trace.notes) + notes)
+
+
+def hide_sinks(trace: AttentionTrace, specials: Iterable[str] | None = None) -> AttentionTrace:
+    """Attention without its sinks (Xiao et al. 2023): the first token's column and special tokens'
+    columns are dropped and each row is divided by the mass left, so the rest of the pattern shows.
+
+    The first query row (it may see only the first token in a decoder) and special query rows are
+    dropped too. The note says how much of a row went to the sinks."""
+    special = _special_test(specials)
+    if len(trace.tokens) < 2 or list(trace.query_tokens) != list(trace.tokens):
+        raise InputError("Sinks can be hidden only from a self-attention trace of two tokens or more.")
+    keep = [i for i, t in enumerate(trace.tokens) if i > 0 and not special(t)]
+    kept, sink_share, empty = keep_positions(trace, keep, keep)
+    notes = [f"Sinks hidden (the first token{' and special tokens' if len(keep) < len(trace.tokens) - 1 else ''}): "
+             f"each row is divided by the attention left after the sinks; on average {sink_share.mean():.0%} "
+             f"of a row went to them (up to {sink_share.max():.0%})."]
+    if empty:
+        notes.append(f"{empty} row(s) gave all their attention to the sinks; they are shown as uniform.")
+    return dataclasses.replace(kept, notes=list(trace.notes) + notes)
 
 
 def _is_space(token: str) -> bool:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from collections.abc import Sequence
 
@@ -27,7 +28,7 @@ def show_tokens(trace: AttentionTrace, label: str = "Tokens as the model sees th
     parts = []
     for i, token in enumerate(trace.tokens):
         color = "red" if i in unknown else ("violet" if display.is_special(token) else "gray")
-        parts.append(badge(token, color))
+        parts.append(badge(display.readable_token(token), color))
     st.markdown(f"**{escape_markdown(label)}** ({len(trace.tokens)}):  \n" + " ".join(parts))
     if unknown:
         st.warning(f"{len(unknown)} token(s) are unknown to this model and read as "
@@ -80,6 +81,8 @@ def _records_frame(trace: AttentionTrace):
         "layer": layer.ravel(), "head": head.ravel(),
         "query_index": query.ravel(), "query_token": np.asarray(trace.query_tokens, dtype=object)[query.ravel()],
         "key_index": key.ravel(), "key_token": np.asarray(trace.tokens, dtype=object)[key.ravel()],
+        "query_display": np.asarray([display.readable_token(t) for t in trace.query_tokens], dtype=object)[query.ravel()],
+        "key_display": np.asarray([display.readable_token(t) for t in trace.tokens], dtype=object)[key.ravel()],
         "weight": trace.weights.astype(np.float64).ravel(),
     })
 
@@ -89,6 +92,14 @@ def trace_csv(trace: AttentionTrace) -> str:
     return _records_frame(trace).to_csv(index=False)
 
 
+def trace_json(trace: AttentionTrace) -> str:
+    """trace.to_json() plus the tokens' display form ("Ġthe" -> "␣the") beside the raw tokens."""
+    data = json.loads(trace.to_json())
+    data["display_tokens"] = [display.readable_token(t) for t in trace.tokens]
+    data["display_query_tokens"] = [display.readable_token(t) for t in trace.query_tokens]
+    return json.dumps(data)
+
+
 def trace_npz(trace: AttentionTrace) -> bytes:
     """The exact weights (float32, [layer, head, query, key]) and both token lists in one compressed
     NumPy file: np.load(file) gives weights, tokens, query_tokens. For traces too big for CSV/JSON."""
@@ -96,7 +107,8 @@ def trace_npz(trace: AttentionTrace) -> bytes:
 
     buffer = io.BytesIO()
     np.savez_compressed(buffer, weights=trace.weights.astype(np.float32), tokens=np.asarray(trace.tokens, dtype=str),
-                        query_tokens=np.asarray(trace.query_tokens, dtype=str))
+                        query_tokens=np.asarray(trace.query_tokens, dtype=str),
+                        display_tokens=np.asarray([display.readable_token(t) for t in trace.tokens], dtype=str))
     return buffer.getvalue()
 
 
@@ -129,9 +141,9 @@ def _text_downloads(csv_col, json_col, trace: AttentionTrace, key: str, stem: st
     csv_col.download_button("Numbers (CSV)", data=(lambda: trace_csv(trace)), file_name=f"{stem}.csv",
                             mime="text/csv", key=f"{key}_csv", on_click="ignore",
                             help="layer, head, query, key and the exact weight, one row each")
-    json_col.download_button("Numbers (JSON)", data=(lambda: trace.to_json()), file_name=f"{stem}.json",
+    json_col.download_button("Numbers (JSON)", data=(lambda: trace_json(trace)), file_name=f"{stem}.json",
                              mime="application/json", key=f"{key}_json", on_click="ignore",
-                             help="tokens and weights[layer][head][query][key]")
+                             help="tokens (raw and as shown) and weights[layer][head][query][key]")
 
 
 def mean_query_trace(trace: AttentionTrace, layer: int, label: str = "(all queries)") -> AttentionTrace:

@@ -11,7 +11,7 @@ from attnviz.analysis.importance import head_importance
 from attnviz.analysis.targets import choose_target, slot_probabilities
 from attnviz.plots import analysis as plots_analysis
 from attnviz.plots import explain as plots_explain
-from attnviz.text.display import clean_token
+from attnviz.text.display import clean_token, readable_token
 from attnviz.ui.core import escape_markdown, load_model
 from attnviz.ui.url_state import heads_from_url, url_notice
 from attnviz.ui.views import plot
@@ -88,7 +88,7 @@ def head_switches(bundle, source: str, text: str, position: int | None) -> None:
     before = slot_probabilities(bundle, base_logits, target)
     after = slot_probabilities(bundle, bundle.logits(text, ablate=off), target)
     name = shown(target.label)
-    where = f" for token {escape_markdown(bundle.encode(text).tokens[target.position])}" if bundle.task == "ner" else ""
+    where = f" for token {escape_markdown(readable_token(bundle.encode(text).tokens[target.position]))}" if bundle.task == "ner" else ""
     left, right = st.columns([1, 2])
     left.metric(f"Probability of {name}{where}", f"{after.get(target.label, 0.0):.4f}",
                 delta=f"{after.get(target.label, 0.0) - before.get(target.label, 0.0):+.4f}" if off else None)
