@@ -84,7 +84,10 @@ def card(folder: Path) -> str:
     what, reference = ABOUT[task]
     size_mb = (folder / "model.safetensors").stat().st_size / 1e6
     shape = meta.get("model_shape", {})
-    if meta.get("init"):
+    if meta.get("init") and "minilm" not in str(meta["init"]).lower():
+        origin = (f"Trained further from an earlier attnviz {task} checkpoint ({meta['init']}, same shape and "
+                  "tokenizer; the chain of runs back to random initialisation is in the Notes).")
+    elif meta.get("init"):
         vocabulary = (f"its full {model['vocab_size']:,}-piece vocabulary" if shape.get("max_vocab") == 0 else
                       f"its vocabulary pruned to the {model['vocab_size']:,} pieces the training data uses most "
                       "(every single character kept, so no word is unknown)")
