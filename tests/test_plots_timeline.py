@@ -25,8 +25,8 @@ def test_candidate_cells_hold_the_token_and_hover_the_probability():
     fig = plots.candidates_figure(steps, first_step=180)
     heat = fig.data[0]
     assert heat.texttemplate == "%{text}"  # no probabilities printed in the cells
-    assert heat.text[0][0] == "<b>Ġextra…</b>" and heat.text[1][0] == "a"
-    assert list(heat.customdata[0][0]) == [1, "Ġextraordinarily"]  # rank and whole token on hover
+    assert heat.text[0][0] == "<b>␣extra…</b>" and heat.text[1][0] == "a"  # byte-level markers read as ␣
+    assert list(heat.customdata[0][0]) == [1, "␣extraordinarily"]  # rank and whole (readable) token on hover
     assert "%{z:.4f}" in heat.hovertemplate and "%{customdata[1]}" in heat.hovertemplate
     assert heat.textfont.size >= 13
     assert list(fig.layout.xaxis.tickvals) == list(range(180, 200))

@@ -257,7 +257,7 @@ def train(model: nn.Module, tokenizer: TextTokenizer, config: TrainConfig, train
         if should_stop is not None and should_stop():  # checked after every step too: a time cap holds
             running = value if running is None else 0.95 * running + 0.05 * value
             result.stopped_early = True
-            report(running, message="stopped")
+            report(running, message="stopped by the user")
             break
         running = value if running is None else 0.95 * running + 0.05 * value
         if on_step is not None and rank == 0:
