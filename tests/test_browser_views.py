@@ -130,9 +130,13 @@ def _sentence(n_words: int) -> str:
 
 
 # issue 19's goals at 512 tokens (quiet 2-core machine), stretched by ATTNVIZ_SLOW_FACTOR on busy ones
-GOALS = {"submit_to_render_s": 1.5, "websocket_bytes": 2_000_000, "head_move_s": 0.4,
-         "head_move_websocket_bytes": 500_000}
-GOALS_WITH_VIEWS = {"submit_to_render_s": 2.0, "head_move_s": 0.6}
+PAYLOAD_GOALS = {"websocket_bytes": 2_000_000, "head_move_websocket_bytes": 500_000}
+PAYLOAD_GOALS_WITH_VIEWS = {"websocket_bytes": 2_000_000}
+TIME_GOALS = {"submit_to_render_s": 1.5, "head_move_s": 0.4}
+TIME_GOALS_WITH_VIEWS = {"submit_to_render_s": 2.0, "head_move_s": 0.6}
+# The time goals are checked only when ATTNVIZ_CHECK_TIME_GOALS=1 (on a quiet machine): the project keeps
+# timings out of pass/fail (they are recorded here and in the README); the payload goals always hold.
+CHECK_TIME_GOALS = os.environ.get("ATTNVIZ_CHECK_TIME_GOALS") == "1"
 
 
 def _measure(page, server, text: str, n_tokens: int, query: dict[str, str]) -> dict:
@@ -172,8 +176,8 @@ def _record(name: str, record: dict) -> None:
 
 @pytest.mark.parametrize("views", [False, True], ids=["plain", "lines-and-qk"])
 def test_512_tokens_meet_the_speed_and_payload_goals(page, server, views):
-    """New text and a head move at 512 MiniLM tokens, recorded in test-artifacts/explorer_payload.json
-    and held to GOALS (x ATTNVIZ_SLOW_FACTOR); with the line and query/key views on, to GOALS_WITH_VIEWS."""
+    """New text and a head move at 512 MiniLM tokens, recorded in test-artifacts/explorer_payload.json and
+    held to the payload goals; to the time goals (x ATTNVIZ_SLOW_FACTOR) with ATTNVIZ_CHECK_TIME_GOALS=1."""
     text = _sentence(600)  # cut to MiniLM's 512-token context
     n_tokens = min(512, len(attnviz.load(MINILM).encode(text).tokens))
     query = {"lines": "1", "qk": "1"} if views else {}
@@ -182,7 +186,9 @@ def test_512_tokens_meet_the_speed_and_payload_goals(page, server, views):
     _record(f"512-{'lines-and-qk' if views else 'plain'}", record)
     shoot(page, f"views-payload-512-{'views' if views else 'plain'}")
     assert problems(page) == []
-    goals = GOALS_WITH_VIEWS if views else GOALS
+    goals = dict(PAYLOAD_GOALS_WITH_VIEWS if views else PAYLOAD_GOALS)
+    if CHECK_TIME_GOALS:
+        goals.update(TIME_GOALS_WITH_VIEWS if views else TIME_GOALS)
     missed = {k: (record[k], limit * slow_factor()) for k, limit in goals.items() if record[k] > limit * slow_factor()}
     assert not missed, (missed, record)
 
