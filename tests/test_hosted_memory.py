@@ -46,7 +46,10 @@ CHILD = textwrap.dedent("""
             results[name] = "refused: " + str(error)
         except MemoryError:
             results[name] = "MemoryError"
-    results["peak_rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec, so a child of a big pytest process would
+    # report its parent's size; VmHWM belongs to this process's own memory map
+    hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+    results["peak_rss"] = int(hwm.split()[1]) * 1024
     print(json.dumps(results))
 """)
 
