@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import pytest
 
-from browser_support import open_page, problems, settle, shoot
+from browser_support import open_page, problems, settle, shoot, wait_ms
 
 pytestmark = pytest.mark.browser
 
 
 def test_heads_search_and_verify_pages(page, server, shared_data):
     open_page(page, server, "heads?model=sentiment")
+    page.locator('[data-testid="stDataFrame"]').nth(1).wait_for(timeout=wait_ms(240))  # statistics take a while
+    settle(page)
     assert problems(page) == []
     assert page.locator('[data-testid="stDataFrame"]').count() >= 2  # roles and every head
-    assert page.locator('[data-testid="stPlotlyChart"]').count() == 1
+    assert page.locator('[data-testid="stPlotlyChart"]').count() == 2  # the statistic's heatmap and the sinks
     shoot(page, "page-heads")
     link = page.locator('a[href*="explorer"]', has_text="in the explorer")
     assert "layer=0" in link.get_attribute("href") and "head=0" in link.get_attribute("href")

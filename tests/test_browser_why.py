@@ -43,7 +43,7 @@ def test_switching_a_head_off_changes_the_probability_shown(page, server):
 
 def test_minimal_pairs_page_shows_both_predictions(page, server):
     open_page(page, server, "minimal_pairs?" + urllib.parse.urlencode(
-        {"a": "The film was good.", "b": "The film was not good."}))
+        {"task": "sentiment", "model": "sentiment", "a": "The film was good.", "b": "The film was not good."}))
     page.get_by_text("Which heads changed").wait_for()
     settle(page)
     assert not problems(page), problems(page)
