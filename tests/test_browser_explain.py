@@ -37,6 +37,9 @@ def test_minimal_pairs_shows_both_patching_heatmaps(page, server):
         assert chart.count() == 1, key
         hover = chart.evaluate("el => el.data[0].text.flat().join(' ')")  # the cells' hover values
         assert "restored" in hover, hover[:200]
+    page.get_by_text("Which heads changed").wait_for()
     text = page.locator('[data-testid="stMain"]').inner_text()
     assert "Sentence B is run again with one site taken from sentence A" in text
+    assert "A:" in text and "B:" in text  # both predictions
+    assert page.locator(".st-key-pairs_heads .js-plotly-plot").count() == 1
     shoot(page, "minimal_pairs_patching")

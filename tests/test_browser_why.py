@@ -39,14 +39,3 @@ def test_switching_a_head_off_changes_the_probability_shown(page, server):
     assert not problems(page), problems(page)
     assert after != before, f"switching head {head} of layer {layer} off did not change the probability shown"
     assert "1 head(s) off" in page.locator('[data-testid="stMain"]').inner_text()
-
-
-def test_minimal_pairs_page_shows_both_predictions(page, server):
-    open_page(page, server, "minimal_pairs?" + urllib.parse.urlencode(
-        {"task": "sentiment", "model": "sentiment", "a": "The film was good.", "b": "The film was not good."}))
-    page.get_by_text("Which heads changed").wait_for()
-    settle(page)
-    assert not problems(page), problems(page)
-    text = page.locator('[data-testid="stMain"]').inner_text()
-    assert "A:" in text and "B:" in text and "Which heads changed" in text
-    assert page.locator(".js-plotly-plot").count() >= 1
