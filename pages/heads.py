@@ -53,7 +53,7 @@ if entry is not None and picked is not None:
     st.caption("Click a column title to sort; “open” shows the head in the attention explorer.")
 
     st.subheader("Attention sinks")
-    sinks = int((frame["sink"] >= 0.5).sum())
+    sinks = int((frame["role"] == "sink").sum())  # the role's rule, so the count matches the Roles table
     st.caption(f"{sinks} of {len(frame)} heads put half or more of their attention on the first token or on "
                "special tokens (the explorer's “Hide sinks” shows what the rest of such a head does).")
     ui.plot(plots_heads.statistic_heatmap(frame, "sink"), key="heads_sinks")
