@@ -8,7 +8,7 @@ import torch
 import attnviz
 from attnviz.analysis import head_importance
 from attnviz.errors import InputError
-from tiny_hf import tiny_classifier, tiny_encoder  # noqa: F401  (fixtures)
+from tiny_hf import tiny_classifier, tiny_encoder, tiny_gpt2, tiny_gpt2_folder, tiny_llama  # noqa: F401  (fixtures)
 
 TEXTS = ["The film was not good at all.", "A gripping, beautifully acted film."]
 
@@ -42,6 +42,20 @@ def test_importance_is_the_mean_drop_in_the_predictions_log_probability(tiny_cla
                 ablated = torch.log_softmax(tiny_classifier.logits(text, ablate=[(layer, head)]).double(), -1)
                 expected[layer, head] += float(base[label] - ablated[label]) / len(TEXTS)
     np.testing.assert_allclose(scores, expected, rtol=1e-4, atol=1e-8)  # batched vs one-by-one float32
+
+
+@pytest.mark.parametrize("model", ["tiny_gpt2", "tiny_llama"])
+def test_decoders_batched_ablation_equals_one_head_at_a_time(model, request):
+    """The pass that widens at the ablated layer (the layers below run once) gives what switching each
+    head off alone gives, for HuggingFace decoders too (their hooks see a batch that grows mid-pass)."""
+    bundle = request.getfixturevalue(model)
+    text = "the cat sat on the mat"
+    scores = head_importance(bundle, text)
+    base = torch.log_softmax(bundle.logits(text)[-1].double(), -1)
+    token = int(base.argmax())
+    for layer, head in [(0, 0), (bundle.n_layers - 1, bundle.n_heads - 1)]:
+        ablated = torch.log_softmax(bundle.logits(text, ablate=[(layer, head)])[-1].double(), -1)
+        assert scores[layer, head] == pytest.approx(float(base[token] - ablated[token]), rel=1e-3, abs=1e-6)
 
 
 @pytest.mark.parametrize("name", ["ner", "lm"])

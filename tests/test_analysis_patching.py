@@ -95,6 +95,33 @@ def test_hf_models_patch_and_leave_no_hook(model, request):
     assert hooks() == installed
 
 
+@pytest.mark.parametrize("model", ["tiny_gpt2", "tiny_llama"])
+@pytest.mark.parametrize("kind", ["residual", "context"])
+def test_hf_sweep_equals_one_site_patched_alone(model, kind, request):
+    """Each layer's sweep widens one corrupt sequence into one row per site at the patched layer; a cell
+    must equal that one site patched on its own in an ordinary batch-of-one run."""
+    bundle = request.getfixturevalue(model)
+    clean, corrupt = "the cat sat on the mat", "the dog sat on the mat"
+
+    def metric(logits):  # (N, T, V) -> (N,): two fixed next-token logits at the last position
+        return (logits[:, -1, 5] - logits[:, -1, 7]).double()
+    result = patch(bundle, clean, corrupt, site="residual" if kind == "residual" else "heads", metric=metric)
+    a, b = encode_ids(bundle, clean), encode_ids(bundle, corrupt)
+    store = {}
+    run_ids(bundle, [a.ids], edit=ActivationEdit(**{kind: lambda at, t: store.setdefault(at, t.clone()) * 0 + t}))
+    layer = bundle.n_layers - 1  # the last block; position 2, or the last head
+    index = 2 if kind == "residual" else bundle.n_heads - 1
+
+    def one(at, t):
+        if at == layer:
+            t = t.clone()
+            t[0, index] = store[layer][0, index]  # residual (1, T, d): a position; context (1, H, T, d): a head
+        return t
+    alone = float(metric(run_ids(bundle, [b.ids], edit=ActivationEdit(**{kind: one})))[0])
+    expected = (alone - result.corrupt_score) / (result.clean_score - result.corrupt_score)
+    assert result.restored[layer, index] == pytest.approx(expected, abs=1e-4)
+
+
 def test_wrong_arguments_name_themselves(sentiment):
     with pytest.raises(InputError, match="site"):
         patch(sentiment, CLEAN, CORRUPT, site="mlp")

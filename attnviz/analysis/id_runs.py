@@ -64,20 +64,25 @@ def mask_id(bundle) -> int:
 
 @torch.no_grad()
 def run_ids(bundle, id_lists: list[list[int]], case_lists: list[list[int]] | None = None,
-            edit: ActivationEdit | None = None) -> torch.Tensor:
+            edit: ActivationEdit | None = None, last_only: bool = False) -> torch.Tensor:
     """One padded forward pass over the sequences (all of one batch; see `logits_for`): logits
     (N, labels) | (N, T, labels) | (N, T, vocab), float32 on the CPU; an empty sequence is read as one
-    padding token."""
+    padding token. last_only (equal-length sequences of a language model): only the last position's logits,
+    (N, 1, vocab); a HuggingFace decoder then skips the unembedding of every other position."""
     id_lists = [ids or [pad_id(bundle)] for ids in id_lists]
     ids, mask = pad_ids(id_lists, pad_id(bundle), bundle.device)
     if is_ours(bundle):
         cases = None
         if case_lists is not None:
             cases, _ = pad_ids([c or [0] for c in case_lists], 0, bundle.device)
-        return bundle.model(ids, mask, case_ids=cases, edit=edit).logits.float().cpu()
+        logits = bundle.model(ids, mask, case_ids=cases, edit=edit).logits
+        return (logits[:, -1:] if last_only else logits).float().cpu()
     options = {"use_cache": False} if bundle.causal else {}
+    if last_only and bundle.causal:
+        options["logits_to_keep"] = 1
     with hooked_edit(bundle.model, edit, bundle.n_layers, bundle.n_heads):
-        return bundle.model(input_ids=ids, attention_mask=mask.long(), return_dict=True, **options).logits.float().cpu()
+        logits = bundle.model(input_ids=ids, attention_mask=mask.long(), return_dict=True, **options).logits
+    return (logits[:, -1:] if last_only else logits).float().cpu()
 
 
 def logits_for(bundle, id_lists: list[list[int]], case_lists: list[list[int]] | None = None,

@@ -25,10 +25,12 @@ def _target_logprob(logits: torch.Tensor, task: str, index: int | list[int], pos
 
 def _zero_own_head(layer: int) -> ActivationEdit:
     """Row h < H of the batch runs with head h of `layer` switched off (its context zeroed); the last row,
-    h = H, runs untouched (the unablated reference, computed in the same batch)."""
-    def context(at: int, c: torch.Tensor) -> torch.Tensor:  # (B = H + 1, H, T, d_head)
+    h = H, runs untouched (the unablated reference, computed in the same batch). The pass starts as one
+    sequence and widens at `layer`, so the layers below it run once."""
+    def context(at: int, c: torch.Tensor) -> torch.Tensor:  # (1, H, T, d_head) -> (H + 1, H, T, d_head)
         if at != layer:
             return c
+        c = c.expand(c.shape[1] + 1, -1, -1, -1)  # the layers below ran once, for one sequence
         keep = torch.ones(c.shape[0], c.shape[1], dtype=c.dtype, device=c.device)  # (H + 1, H)
         keep[torch.arange(c.shape[1]), torch.arange(c.shape[1])] = 0.0
         return c * keep[:, :, None, None]
@@ -51,16 +53,17 @@ def head_importance(bundle, texts: Sequence[str] | str, position: int | None = N
     scores = np.zeros((bundle.n_layers, bundle.n_heads))
     for t_index, text in enumerate(texts):
         encoding = encode_ids(bundle, text)
-        rows = bundle.n_heads + 1
-        cases = None if encoding.cases is None else [encoding.cases] * rows
+        cases = None if encoding.cases is None else [encoding.cases]
         logits = run_ids(bundle, [encoding.ids], None if encoding.cases is None else [encoding.cases])[0]
         if bundle.task == "ner" and position is None:
             index, where = [int(i) for i in logits.argmax(-1)], None
         else:
             chosen = choose_target(bundle, logits, position=position)
             index, where = chosen.index, chosen.position
+        last_only = bundle.task == "lm" and where == logits.shape[0] - 1  # the next token: one row of logits
+        where = -1 if last_only else where
         for layer in range(bundle.n_layers):
-            ablated = run_ids(bundle, [encoding.ids] * rows, cases, _zero_own_head(layer))
+            ablated = run_ids(bundle, [encoding.ids], cases, _zero_own_head(layer), last_only)  # (H + 1, ...)
             base = _target_logprob(ablated[-1], bundle.task, index, where)
             scores[layer] += [base - _target_logprob(row, bundle.task, index, where) for row in ablated[:-1]]
             if progress is not None:

@@ -9,7 +9,8 @@ fraction of that gap restored: (m(patched) - m(corrupt)) / (m(clean) - m(corrupt
 - site="heads": layers x heads: one head's context vector (the site head ablation zeroes), at every position.
 Texts of equal token count are patched position by position; when they tokenise to different lengths, tokens are aligned as `align_tokens` does and only aligned
 positions are patched (unaligned residual cells are NaN; a head is patched at aligned positions only).
-Every site of one layer goes through the model in one batched forward pass.
+Every site of one layer goes through the model in one forward pass that starts as one sequence and widens
+to one row per site at the patched layer (the layers below it are the corrupt run's, computed once).
 """
 from __future__ import annotations
 
@@ -94,7 +95,7 @@ def _decision_position(bundle, clean_logits, corrupt_logits, pairs, position: in
             raise InputError(f"token {position} of the corrupt text has no counterpart in the clean text")
         return position, mapping[position]
     if bundle.task == "lm":
-        return corrupt_logits.shape[0] - 1, clean_logits.shape[0] - 1
+        return -1, -1  # the next token after each text
     return None, None
 
 
@@ -120,6 +121,7 @@ def patch(bundle, clean: str, corrupt: str, site: str = "residual", metric: Metr
     clean_logits = run_ids(bundle, [a.ids], None if a.cases is None else [a.cases], _recorder(store))[0]
     corrupt_logits = run_ids(bundle, [b.ids], None if b.cases is None else [b.cases])[0]
     where, where_clean = _decision_position(bundle, clean_logits, corrupt_logits, pairs, position)
+    last_only = metric is None and bundle.task == "lm"  # the default metric reads the last position only
     if metric is None:
         metric, clean_metric, name = default_metric(bundle, clean_logits, corrupt_logits, where, where_clean)
     else:
@@ -142,11 +144,11 @@ def patch(bundle, clean: str, corrupt: str, site: str = "residual", metric: Metr
             def edit(at: int, x: torch.Tensor, layer=layer, source=source) -> torch.Tensor:
                 if at != layer:
                     return x
-                x = x.clone()
+                x = x.expand(len(ib), -1, -1).clone()  # (1, T, d) -> (N, T, d): one row per patched position
                 x[torch.arange(len(ib)), ib] = source[ia].to(x.dtype)  # row k: position ib[k] from the clean run
                 return x
-            logits = run_ids(bundle, [b.ids] * len(ib), None if cases is None else [cases] * len(ib),
-                             ActivationEdit(residual=edit))
+            logits = run_ids(bundle, [b.ids], None if cases is None else [cases], ActivationEdit(residual=edit),
+                             last_only=last_only)
             restored[layer, ib.numpy()] = (metric(logits).numpy() - corrupt_score) / gap
             if progress is not None:
                 progress((layer + 1) / (n_layers + 1), f"residual stream entering layer {layer}")
@@ -159,12 +161,12 @@ def patch(bundle, clean: str, corrupt: str, site: str = "residual", metric: Metr
             def edit(at: int, c: torch.Tensor, layer=layer, source=source) -> torch.Tensor:
                 if at != layer:
                     return c
-                c = c.clone()
+                c = c.expand(n_heads, -1, -1, -1).clone()  # (1, H, T, d_head) -> (H, H, T, d_head)
                 for h in range(n_heads):  # row h: head h from the clean run at the aligned positions
                     c[h, h, ib] = source[h, ia].to(c.dtype)
                 return c
-            logits = run_ids(bundle, [b.ids] * n_heads, None if cases is None else [cases] * n_heads,
-                             ActivationEdit(context=edit))
+            logits = run_ids(bundle, [b.ids], None if cases is None else [cases], ActivationEdit(context=edit),
+                             last_only=last_only)
             restored[layer] = (metric(logits).numpy() - corrupt_score) / gap
             if progress is not None:
                 progress((layer + 1) / n_layers, f"heads of layer {layer}")

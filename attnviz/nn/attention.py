@@ -77,7 +77,8 @@ class MultiHeadSelfAttention(nn.Module):
             context = context * keep[None, :, None, None]  # (B, H, T, d_head), the heads' contexts zeroed
         if edit_context is not None:
             context = edit_context(context)
-        context = context.transpose(1, 2).reshape(batch, seq_len, self.d_model)  # (B, T, d)
+        # (B', T, d); B' = B unless edit_context widened a batch of one (activation patching)
+        context = context.transpose(1, 2).reshape(context.shape[0], seq_len, self.d_model)
         return AttentionOutput(self.out(context), weights)
 
     def query_key(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

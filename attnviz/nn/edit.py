@@ -5,6 +5,8 @@ An `ActivationEdit` is handed to one forward pass and nowhere stored:
   last block, before any final norm), x (B, T, d) -> the x the model goes on with;
 - context(layer, c): the heads' context vectors of block `layer` right before the attention output
   projection, c (B, H, T, d_head) -> the c the projection reads (the site head ablation uses).
+Either callback may widen a batch of one to B rows (`expand`): the layers below then run once, and the
+rest of the pass runs B variants (activation patching, batched ablation).
 Our models take it as the keyword-only `edit=` argument; HuggingFace models get it through
 `hooked_edit`: hooks installed for one call, acting only in the installing thread, removed in `finally`.
 """
@@ -76,7 +78,8 @@ def _context_hook(edit: ActivationEdit, layer: int, n_heads: int, owner: int):
         flat = args[0]  # (B, T, H * d_head)
         batch, length, width = flat.shape
         heads = flat.view(batch, length, n_heads, width // n_heads).transpose(1, 2)  # (B, H, T, d_head)
-        edited = edit.at_context(layer, heads).transpose(1, 2).reshape(batch, length, width)
+        edited = edit.at_context(layer, heads)  # may widen the batch: (B', H, T, d_head)
+        edited = edited.transpose(1, 2).reshape(edited.shape[0], length, width)
         return (edited,) + tuple(args[1:])
     return hook
 
