@@ -10,7 +10,7 @@ from attnviz import ui
 from attnviz.text import display
 
 from attnviz.bundles import registry
-from attnviz.analysis import verify, verify_explain
+from attnviz.analysis import verify, verify_bert, verify_explain
 from attnviz.nn.positional import sinusoidal_encoding
 
 ui.ensure_app()
@@ -52,6 +52,8 @@ def run_checks() -> list[tuple[str, verify.CheckResult]]:
             results.append((subject, verify_explain.ablate_nothing_check(bundle, text)))
             results.append((subject, verify_explain.patch_everything_check(bundle, text)))
             results.append((subject, verify_explain.rollout_formula_check(ui.get_trace(found[0], text))))
+            if verify_bert.has_bert_layout(bundle.model.config):  # our BERT-shaped models against transformers
+                results.append((subject, verify_bert.bert_parity_check(bundle, text)))
     for entry in registry.prepared_models():  # SmolLM2 when prepared: its logits against transformers
         results.append((entry.name, verify_explain.hf_logits_check(ui.load_model(entry), text)))
     if registry.minilm_installed():

@@ -7,6 +7,7 @@ from attnviz import analysis, ui
 from attnviz.text.display import readable_token
 
 from attnviz.plots import analysis as plots_analysis
+from attnviz.analysis.attribution import METHOD_NAMES
 from attnviz.errors import InputError
 from attnviz.ui import why_view
 
@@ -19,8 +20,6 @@ EXAMPLES = {
     "lm": ["To be, or not to be, that is the quest", "ROMEO:\nBut soft, what light through yonder wind"],
 }
 EXAMPLES["all"] = EXAMPLES["sentiment"]
-METHOD_NAMES = {"integrated_gradients": "Integrated gradients", "gradient_x_input": "Gradient × input",
-                "rollout": "Attention rollout", "attention": "Raw attention (last layer)", "occlusion": "Occlusion"}
 TEXT_KEY = "why_text"
 
 ui.ensure_app()

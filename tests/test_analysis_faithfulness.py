@@ -76,6 +76,17 @@ def test_scoreboard_numbers_match_an_independent_computation(sentiment):
     diff = report.per_text["occlusion"]["deletion_aopc"] - report.per_text["random"]["deletion_aopc"]
     assert paired.loc["deletion_aopc", "difference"] == pytest.approx(diff.mean())
     assert "occlusion" in report.verdict()
+    assert "_" not in report.verdict()  # display names ("gradient × input"), not method ids
+
+
+def test_verdict_names_methods_as_people_read_them():
+    from attnviz.analysis.faithfulness import FaithfulnessReport
+    import pandas as pd
+    table = pd.DataFrame([{"method": m, "metric": "comprehensiveness_aopc", "value": v, "ci_low": v - 0.1,
+                           "ci_high": v + 0.1, "n": 10} for m, v in
+                          [("gradient_x_input", 0.4), ("attention", 0.1), ("random", 0.05)]])
+    verdict = FaithfulnessReport(table=table, curves={}, per_text={}, seconds={}, seed=0).verdict()
+    assert verdict.startswith("Most faithful here: gradient × input") and "raw attention of the last layer (0.10)" in verdict
 
 
 def test_integrated_gradients_doubles_its_steps_until_complete(sentiment):

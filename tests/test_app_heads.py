@@ -74,6 +74,7 @@ def test_verify_page_shows_every_check_passing():
     assert len(table) >= 6 and set(table[""]) == {"✓"}
     assert at.success and "checks pass" in at.success[0].value
     assert any("MultiheadAttention" in name for name in table["identity"])
+    assert any("transformers' BERT" in name for name in table["identity"])  # sentiment and NER against BertModel
 
 
 def replay_script(folder: str) -> None:

@@ -33,6 +33,9 @@ from attnviz.analysis.occlusion import PERTURBATIONS, occlusion
 from attnviz.errors import InputError
 
 METHODS = ("integrated_gradients", "gradient_x_input", "rollout", "attention", "occlusion")
+METHOD_NAMES = {"integrated_gradients": "Integrated gradients", "gradient_x_input": "Gradient × input",
+                "rollout": "Attention rollout", "attention": "Raw attention (last layer)",
+                "occlusion": "Occlusion", "random": "Random order"}  # what people read, by method id
 DEFAULT_STEPS = 32
 ADAPTIVE_MAX_STEPS = 256  # doubling stops here
 ADAPTIVE_TOLERANCE = 0.05  # |delta| / |gap| that is good enough

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from attnviz.analysis.arguments import MAX_STEPS, check_choice, check_fractions, check_int, check_texts
-from attnviz.analysis.attribution import DEFAULT_STEPS, METHODS, attribute
+from attnviz.analysis.attribution import DEFAULT_STEPS, METHOD_NAMES, METHODS, attribute
 from attnviz.analysis.bootstrap import mean_interval, resample_indices
 from attnviz.analysis.id_runs import Encoding, encode_ids, logits_for, mask_id
 from attnviz.analysis.occlusion import PERTURBATIONS, perturbed
@@ -78,9 +78,10 @@ class FaithfulnessReport:
         if ranked.empty:
             return "No method was scored."
         best, row = ranked.index[0], ranked.iloc[0]
+        name = lambda method: METHOD_NAMES.get(method, method).lower().replace("(last layer)", "of the last layer")  # noqa: E731
         floor = f", against {rows.loc[RANDOM, 'value']:.2f} for random order" if RANDOM in rows.index else ""
-        worst = f"; the least faithful is {ranked.index[-1]} ({ranked.iloc[-1].value:.2f})" if len(ranked) > 1 else ""
-        return (f"Most faithful here: {best} — deleting its top tokens lowers the prediction's probability by "
+        worst = f"; the least faithful is {name(ranked.index[-1])} ({ranked.iloc[-1].value:.2f})" if len(ranked) > 1 else ""
+        return (f"Most faithful here: {name(best)} — deleting its top tokens lowers the prediction's probability by "
                 f"{row.value:.2f} on average (comprehensiveness AOPC, 95 % CI {row.ci_low:.2f}–{row.ci_high:.2f}, "
                 f"n = {int(row.n)}){floor}{worst}.")
 

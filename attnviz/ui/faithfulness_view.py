@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from attnviz.analysis.attribution import METHODS
+from attnviz.analysis.attribution import METHOD_NAMES, METHODS
 from attnviz.analysis.corpora import CORPORA, load_corpus
 from attnviz.analysis.faithfulness import FaithfulnessReport, faithfulness
 from attnviz.bundles.registry import ModelEntry
@@ -12,9 +12,6 @@ from attnviz.ui.core import _config_mtime, _load_cached, app_device, escape_mark
 from attnviz.ui.hosting import is_hosted
 from attnviz.ui.views import plot
 
-METHOD_NAMES = {"integrated_gradients": "Integrated gradients", "gradient_x_input": "Gradient × input",
-                "rollout": "Attention rollout", "attention": "Raw attention (last layer)",
-                "occlusion": "Occlusion", "random": "Random order"}
 CORPUS_OF_TASK = {task: name for name, task in CORPORA.items()}
 REQUEST_KEY = "faith_request"
 
