@@ -69,7 +69,7 @@ def logit_lens(bundle, text: str | None = None, top_k: int = 5, *, ids: list[int
         top_probs.append(values.exp().cpu().numpy())
         chosen = log_probs.gather(-1, predicted[None, :, None].expand(chunk.shape[0], -1, 1))  # (r, T, 1)
         final_prob.append(chosen[..., 0].exp().cpu().numpy())
-        final_rank.append((log_probs > chosen).sum(-1).cpu().numpy() + 1)
+        final_rank.append((log_probs > chosen).sum(-1, dtype=torch.int32).cpu().numpy() + 1)  # int32: faster sum
     ids = np.concatenate(top_ids)  # (rows, T, k)
     names: dict[int, str] = {}
 
