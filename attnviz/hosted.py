@@ -18,6 +18,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 ENV_VAR = "ATTNVIZ_HOSTED"
+LARGE_MODELS_VAR = "ATTNVIZ_HOSTED_LARGE_MODELS"  # =1: offer prepared models (SmolLM2, ~560 MiB) when hosted
 VISITOR_MARKER = ".attnviz-visitor-model"  # written into a folder the Train page made (kept across saves)
 TRUE_WORDS = ("1", "true", "yes", "on")
 
@@ -46,6 +47,13 @@ LIMITS = HostedLimits()
 def hosted_from_env(environ: dict | None = None) -> bool:
     """Whether ATTNVIZ_HOSTED asks for hosted mode."""
     value = (environ if environ is not None else os.environ).get(ENV_VAR, "")
+    return str(value).strip().lower() in TRUE_WORDS
+
+
+def large_models_from_env(environ: dict | None = None) -> bool:
+    """Whether a hosted server also offers the prepared models (SmolLM2): off by default, because that
+    one model holds ~560 MiB and would take a server with every model loaded past 1.5 GB."""
+    value = (environ if environ is not None else os.environ).get(LARGE_MODELS_VAR, "")
     return str(value).strip().lower() in TRUE_WORDS
 
 

@@ -67,7 +67,7 @@ st.markdown(
     "- The address bar keeps the model and the text: copy it to share what you see.")
 
 st.subheader("Models")
-entries = registry.available_models()
+entries = ui.listed_models()
 ui.show_skipped_models()
 if not entries:
     st.warning(f"No model found: put checkpoint folders into {registry.checkpoints_dir()} or train one on "
@@ -89,7 +89,10 @@ for reference in REFERENCES:  # a pretrained decoder beside our char model: the 
     if listed is not None:
         listed[5] = metric if listed[5] == "—" else f"{listed[5]}; {metric}"
     else:
-        rows.append([f"{reference.name} (reference, not prepared here)", "lm", "pretrained",
+        why = ("not offered on this hosted server: it needs ~560 MiB" if ui.is_hosted() and
+               any(e.name == reference.name for e in registry.available_models("lm"))
+               else "not prepared here")
+        rows.append([f"{reference.name} (reference, {why})", "lm", "pretrained",
                      f"{reference.layers} × {reference.heads}", f"{reference.parameters:,}", metric])
 if rows:  # a markdown table, not st.dataframe: Home then needs no pandas (about 65 MB per server)
     header = ["model", "task", "kind", "layers × heads", "parameters", "dev metric"]

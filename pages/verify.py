@@ -34,17 +34,17 @@ def run_checks() -> list[tuple[str, verify.CheckResult]]:
     ours, reference = verify.copied_attention_pair(64, 4)
     x = torch.randn(2, 9, 64, generator=torch.Generator().manual_seed(0))  # (B, T, d)
     results.append(("random weights, d_model 64, 4 heads", verify.mha_parity_check(ours, reference, x)))
-    encoder = registry.available_models("sentiment") or registry.available_models("ner")
+    encoder = ui.listed_models("sentiment") or ui.listed_models("ner")
     if encoder:
         trace = ui.get_trace(encoder[0], text)
         specials = getattr(ui.load_model(encoder[0]), "special_tokens", None)
         results.append((encoder[0].name, verify.row_sum_check(trace.weights)))
         results.append((encoder[0].name, verify.hide_special_check(trace, display.hide_special_tokens, specials)))
-    lm = registry.available_models("lm")
+    lm = ui.listed_models("lm")
     if lm:
         results.append((lm[0].name, verify.causal_check(ui.get_trace(lm[0], text).weights)))
     for task in ("sentiment", "ner", "lm"):  # the explanation tools, on the first model of each task
-        found = [e for e in registry.available_models(task) if e.kind != "pretrained"]
+        found = [e for e in ui.listed_models(task) if e.kind != "pretrained"]
         if found:
             bundle = ui.load_model(found[0])
             subject = f"{found[0].name}, this sentence"
@@ -54,7 +54,7 @@ def run_checks() -> list[tuple[str, verify.CheckResult]]:
             results.append((subject, verify_explain.rollout_formula_check(ui.get_trace(found[0], text))))
             if verify_bert.has_bert_layout(bundle.model.config):  # our BERT-shaped models against transformers
                 results.append((subject, verify_bert.bert_parity_check(bundle, text)))
-    for entry in registry.prepared_models():  # SmolLM2 when prepared: its logits against transformers
+    for entry in [e for e in ui.listed_models("lm") if e.kind == "pretrained"]:  # SmolLM2 when prepared
         results.append((entry.name, verify_explain.hf_logits_check(ui.load_model(entry), text)))
     if registry.minilm_installed():
         bundle = ui.load_model(registry.MINILM_NAME)

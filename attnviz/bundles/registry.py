@@ -136,8 +136,9 @@ def prepared_models() -> list[ModelEntry]:
             for item in PREPARABLE.values() if is_prepared(item)]
 
 
-def available_models(task: str | None = None) -> list[ModelEntry]:
-    """Shipped checkpoints first, then user models, then the pretrained MiniLM encoder (if installed).
+def available_models(task: str | None = None, prepared: bool = True) -> list[ModelEntry]:
+    """Shipped checkpoints first, then user models, then the pretrained MiniLM encoder (if installed),
+    then the prepared models (SmolLM2) unless `prepared` is False (a hosted server's default).
 
     task: keep only models of this task (None: all). A user model whose folder name is already
     taken is listed as "<name> (yours)" so every name stays unique.
@@ -158,7 +159,8 @@ def available_models(task: str | None = None) -> list[ModelEntry]:
     _skipped = skipped
     if minilm_installed():
         entries.append(ModelEntry(MINILM_NAME, MINILM_NAME, "encoder", "pretrained"))
-    entries.extend(prepared_models())
+    if prepared:
+        entries.extend(prepared_models())
     if task is not None:
         entries = [e for e in entries if e.task == task]
     return entries

@@ -17,6 +17,7 @@ from attnviz.bundles.registry import ModelEntry
 from attnviz.ui.core import _config_mtime, _load_cached, app_device, escape_markdown, show_error
 from attnviz.ui.views import model_view_trace, plot
 from attnviz.hosted import LIMITS
+from attnviz.ui.heavy import heavy_job
 from attnviz.ui.hosting import is_hosted
 
 TYPED = "sentences I type"
@@ -62,7 +63,8 @@ def corpus_picker(key: str, default_size: int = 100, max_size: int = 1000,
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _head_table(source: str, mtime: int, device: str, texts: tuple[str, ...]) -> pd.DataFrame:
-    return head_statistics(_load_cached(source, mtime, device), list(texts))
+    with heavy_job("computing head statistics"):  # hosted: one per visitor (a cache hit holds no slot)
+        return head_statistics(_load_cached(source, mtime, device), list(texts))
 
 
 def head_table(entry: ModelEntry, texts: list[str]) -> pd.DataFrame:

@@ -23,7 +23,8 @@ from attnviz.device import describe_device, pick_device
 from attnviz.errors import InputError
 from attnviz.bundles.registry import ModelEntry
 from attnviz.trace import AttentionTrace
-from attnviz.ui.hosting import max_text_chars
+from attnviz import hosted
+from attnviz.ui.hosting import is_hosted, max_text_chars
 from attnviz.ui.safe_text import escape_markdown
 
 log = logging.getLogger("attnviz.ui")
@@ -65,7 +66,6 @@ def app_device() -> torch.device:
 def configure_threads() -> int:
     """torch threads for this request, from the cores, the load and the active sessions (1 when hosted
     or when several sessions run; ATTNVIZ_TORCH_THREADS overrides): see attnviz/ui/threads.py."""
-    from attnviz.ui.hosting import is_hosted
     from attnviz.ui.threads import configure_threads as configure
 
     return configure(is_hosted())
@@ -161,6 +161,16 @@ def _choices() -> dict:
     return st.session_state.setdefault(CHOICES_KEY, {})
 
 
+KIND_NOTES = {"pretrained": "Pretrained elsewhere, loaded read-only (not trained in this app).",
+              "user": "Trained by you on the Train page."}
+
+
+def listed_models(task: str | None = None) -> list[ModelEntry]:
+    """The models this server offers: all of them, except that a hosted server leaves the prepared ones
+    (SmolLM2) out unless ATTNVIZ_HOSTED_LARGE_MODELS=1 (memory: see attnviz.hosted)."""
+    return registry.available_models(task, prepared=not is_hosted() or hosted.large_models_from_env())
+
+
 def model_picker(task: str | None = None, key: str = "model", label: str = "Model",
                  param: str | None = "model", default: str | None = None,
                  sidebar: bool = True) -> ModelEntry | None:
@@ -170,7 +180,7 @@ def model_picker(task: str | None = None, key: str = "model", label: str = "Mode
     choice, the last choice made with this key, `default`, the first model. Returns None (and says
     why) when there is no model for the task.
     """
-    entries = registry.available_models(task)
+    entries = listed_models(task)
     where = st.sidebar if sidebar else st
     if not entries:
         what = f"{task} " if task else ""
@@ -184,8 +194,9 @@ def model_picker(task: str | None = None, key: str = "model", label: str = "Mode
         start = next((n for n in (url, remembered, default) if n in names), names[0])
         st.session_state[key] = start
     kinds = {e.name: e for e in entries}
-    name = where.selectbox(label, names, key=key,
-                           format_func=lambda n: n if kinds[n].kind == "shipped" else f"{n} ({kinds[n].kind})")
+    name = where.selectbox(label, names, key=key)  # the bare name: a suffix was cut off in a narrow sidebar
+    if kinds[name].kind in KIND_NOTES:
+        where.caption(KIND_NOTES[kinds[name].kind])
     _choices()[key] = name
     if param and st.query_params.get(param) != name:
         st.query_params[param] = name
