@@ -35,6 +35,20 @@ def test_heads_search_and_verify_pages(page, server, shared_data):
     assert "tokens of 2 sentences" in page.locator('[data-testid="stCaptionContainer"]').all_inner_texts()[-1]
     shoot(page, "page-search")
 
+    # a big index can be stopped while it builds, and built later on request
+    open_page(page, server, "search?model=all-MiniLM-L6-v2&text=Paris+is+lovely")
+    page.get_by_text("WikiANN dev").click()
+    stop = page.get_by_role("button", name="Stop")
+    stop.wait_for(timeout=wait_ms(60))
+    page.locator('[data-testid="stProgress"]').wait_for(timeout=wait_ms(60))
+    stop.click()
+    page.get_by_text("Stopped: the index of").wait_for(timeout=wait_ms(60))
+    settle(page)
+    assert problems(page) == []
+    assert page.get_by_role("button", name="Build the index").count() == 1
+    assert page.locator('[data-testid="stDataFrame"]').count() == 0  # nothing was searched
+    shoot(page, "search-stopped")
+
     # verify: every identity holds
     open_page(page, server, "verify")
     assert problems(page) == []

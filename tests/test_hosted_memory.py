@@ -87,12 +87,28 @@ def test_the_step_estimate_grows_with_the_batch_and_refuses_over_the_caps():
                                     n_layers=2, d_ff=256, max_len=128))
     small, big = (estimate_step_bytes(model, b, 128, "lm") for b in (8, 64))
     assert 7 * small < big * 1.0 < 9 * small + 4 * 4 * sum(p.numel() for p in model.parameters())
-    check_run(model, 32, 128, "lm", RunCaps())
+    check_run(model, 32, 128, "lm", RunCaps(server_bytes=None))  # (this test process may hold a lot)
     with pytest.raises(InputError, match="tokens per batch"):
         check_run(model, 512, 128, "lm", RunCaps())
     with pytest.raises(InputError, match="MiB"):
         check_run(model, 64, 128, "lm", RunCaps(max_batch_tokens=10**9, max_peak_bytes=1 << 20))
     del torch
+
+
+def test_a_run_that_would_take_the_server_past_its_budget_is_refused(monkeypatch):
+    from attnviz.nn.models import ModelConfig, build_model
+    from attnviz.training import budget
+
+    model = build_model(ModelConfig(kind="classifier", vocab_size=1000, n_labels=2, d_model=64, n_heads=4,
+                                    n_layers=2, d_ff=256, max_len=64))
+    estimate = estimate_step_bytes(model, 32, 64, "sentiment")
+    monkeypatch.setattr(budget, "resident_bytes", lambda: 1536 * 2**20 - estimate - 1)
+    assert check_run(model, 32, 64, "sentiment", RunCaps()) == estimate  # just fits
+    monkeypatch.setattr(budget, "resident_bytes", lambda: 1536 * 2**20 - estimate // 2)
+    with pytest.raises(InputError, match="server holds .* MiB now .* over its budget of 1,536 MiB"):
+        check_run(model, 32, 64, "sentiment", RunCaps())
+    monkeypatch.undo()
+    assert 10 * 2**20 < budget.resident_bytes() < 64 * 2**30  # the real reader: this process's VmRSS
 
 
 def test_the_time_cap_is_checked_right_after_each_step_before_a_dev_evaluation(monkeypatch):

@@ -190,3 +190,17 @@ def test_a_long_line_view_starts_at_its_first_token_with_no_blank_band():
     fig, _ = line_view(trace, 0, [0])
     assert list(fig.layout.yaxis.range) == [511.5, -0.5] and fig.layout.yaxis.autorange is False
     assert fig.layout.height == 9000
+
+
+def test_titles_start_below_the_toolbar_strip():
+    import plotly.graph_objects as go
+
+    from attnviz.plots.toolbar_room import TOOLBAR_PX, leave_room_for_toolbar
+
+    fig = leave_room_for_toolbar(go.Figure(layout=dict(title="Layer 3, head 7<br>second line", height=400,
+                                                         margin=dict(t=40))))
+    assert fig.layout.title.pad.t == TOOLBAR_PX and fig.layout.title.yanchor == "top"
+    assert fig.layout.margin.t >= TOOLBAR_PX + 2 * 22  # two lines of title under the strip
+    assert fig.layout.height == 400 + fig.layout.margin.t - 40  # the plot area keeps its height
+    bare = leave_room_for_toolbar(go.Figure(layout=dict(height=300, margin=dict(t=10))))
+    assert bare.layout.margin.t == 10 and bare.layout.height == 300  # no title: nothing moves

@@ -6,10 +6,14 @@ the activations kept for the backward pass (per token and layer: the residual-st
 feed-forward block, plus heads x T attention weights), and the output layer's logits over the
 vocabulary (the language model: every position; with their softmax and gradient). The constants are
 deliberately generous (measured peaks sit below the estimate), so a refusal errs on the safe side.
+A hosted server also refuses a run when what it already holds (models, caches) plus the estimate would pass
+its budget (1.5 GB): a run that fits a fresh server can be refused on a busy one, with a message saying so.
 """
 from __future__ import annotations
 
+import resource
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -25,6 +29,18 @@ class RunCaps:
 
     max_batch_tokens: int = 8_192
     max_peak_bytes: int = 700 << 20
+    server_bytes: int | None = 1536 << 20  # the whole server: what it holds now + the run must fit (None: no check)
+
+
+def resident_bytes() -> int:
+    """This process's resident memory now (VmRSS; the peak so far where /proc is missing)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def estimate_step_bytes(model: torch.nn.Module, batch_size: int, seq_len: int, task: str) -> int:
@@ -51,4 +67,10 @@ def check_run(model: torch.nn.Module, batch_size: int, seq_len: int, task: str, 
         raise InputError(f"This run would need about {estimate / 2**20:,.0f} MiB per training step; this demo "
                          f"allows {caps.max_peak_bytes / 2**20:,.0f} MiB. Use a smaller batch, fewer layers, a "
                          "narrower model or fewer vocabulary entries.")
+    if caps.server_bytes is not None:
+        held = resident_bytes()
+        if held + estimate > caps.server_bytes:
+            raise InputError(f"This demo's server holds {held / 2**20:,.0f} MiB now and this run would need about "
+                             f"{estimate / 2**20:,.0f} MiB more, over its budget of {caps.server_bytes / 2**20:,.0f} "
+                             "MiB. Use a smaller batch or model, or try again later.")
     return estimate

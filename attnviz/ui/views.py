@@ -10,6 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+from attnviz.plots.toolbar_room import leave_room_for_toolbar
 from attnviz.text import display
 from attnviz.trace import AttentionTrace
 from attnviz.ui.core import MAX_DOWNLOAD_WEIGHTS, MODEL_VIEW_MAX_CELLS, PLOTLY_CONFIG, badge, escape_markdown
@@ -41,7 +42,7 @@ def plot(fig: go.Figure, key: str) -> None:
     """st.plotly_chart with the figure's own look (theme=None) and a PNG button in the modebar."""
     config = {**PLOTLY_CONFIG, "toImageButtonOptions": {**PLOTLY_CONFIG["toImageButtonOptions"],
                                                          "filename": re.sub(r"\W+", "_", key)}}
-    st.plotly_chart(fig, key=key, theme=None, config=config)
+    st.plotly_chart(leave_room_for_toolbar(fig), key=key, theme=None, config=config)
 
 
 def crop_trace(trace: AttentionTrace, n: int) -> AttentionTrace:
