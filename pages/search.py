@@ -27,7 +27,8 @@ if entry is not None and picked is not None and ui.require_text(text):
     if described != "typed":
         most = min(len(corpus), LIMITS.max_search_sentences if ui.is_hosted() else len(corpus))
         cap = int(st.number_input("Sentences to index (the first N; more take longer)", 1, most,
-                                  min(DEFAULT_MAX_SENTENCES, most), step=500, key="search_cap"))
+                                  min(DEFAULT_MAX_SENTENCES, most), step=500,
+                                  key=f"search_cap_{described}"))  # per corpus: a smaller one's cap is not kept
         corpus = corpus[:cap]
         described = f"{described}, first {cap:,}"
     text, clipped = ui.clip_text(text)

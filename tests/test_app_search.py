@@ -18,8 +18,16 @@ def test_default_token_is_a_content_word_and_the_dev_set_is_capped():
     assert_clean(at)
     token = at.selectbox(key="search_token_11")
     assert token.value == 2  # "film", not [CLS] (0) nor "the" (1)
-    assert at.number_input(key="search_cap").value == 872  # SST-2 dev has 872 sentences (< 2,000)
+    assert at.number_input(key="search_cap_SST-2 dev").value == 872  # SST-2 dev has 872 sentences (< 2,000)
     assert dataframe(at, "context")["token"].iloc[0] != "[CLS]"
+
+
+def test_a_bigger_corpus_gets_its_own_default_cap_not_the_smaller_ones():
+    at = open_page("search", model="lm", text="To be or not to be")
+    assert at.number_input(key="search_cap_SST-2 dev").value == 872
+    at.radio(key="search_corpus").set_value("WikiANN dev").run(timeout=120)
+    assert not at.exception
+    assert at.number_input(key="search_cap_WikiANN dev").value == 2000  # not SST-2's 872
 
 
 def test_hosted_typed_corpus_is_capped_in_characters(monkeypatch):
