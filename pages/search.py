@@ -1,6 +1,7 @@
 """Corpus search: the tokens of a corpus whose contexts are nearest to a chosen token (exBERT's idea)."""
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from attnviz.text.display import readable_token
@@ -61,10 +62,17 @@ if entry is not None and picked is not None and ui.require_text(text):
             "for every text." if index.skip_first else ""
     st.caption(f"{index.size:,} tokens of {len(index.texts):,} sentences ({md(described)}) at layer {layer}.{first}")
     rows = []
-    for hit in hits:
-        before = " ".join(readable_token(t) for t in hit.tokens[max(0, hit.token_index - 8):hit.token_index])
-        after = " ".join(readable_token(t) for t in hit.tokens[hit.token_index + 1:hit.token_index + 9])
-        rows.append({"similarity": round(hit.similarity, 4), "context": f"{before} [{readable_token(hit.token)}] {after}".strip(),
-                     "token": readable_token(hit.token), "raw token": hit.token, "sentence": hit.sentence, "sentence #": hit.sentence_index})
-    st.dataframe(rows, hide_index=True, key="search_results",
-                 column_config={"similarity": st.column_config.NumberColumn(format="%.4f")})
+    for hit in hits:  # the context: up to 6 tokens each side of the match, "…" where the sentence goes on
+        start, end = max(0, hit.token_index - 6), min(len(hit.tokens), hit.token_index + 7)
+        before = " ".join(readable_token(t) for t in hit.tokens[start:hit.token_index])
+        after = " ".join(readable_token(t) for t in hit.tokens[hit.token_index + 1:end])
+        context = f"{'… ' if start > 0 else ''}{before} [{readable_token(hit.token)}] {after}{' …' if end < len(hit.tokens) else ''}"
+        rows.append({"similarity": round(hit.similarity, 4), "context": " ".join(context.split()),
+                     "token": readable_token(hit.token), "sentence #": hit.sentence_index, "raw token": hit.token,
+                     "sentence": hit.sentence})
+    # on screen the columns that fit (whole sentences were cut off); the download has every column
+    st.dataframe(rows, hide_index=True, key="search_results", column_order=["similarity", "context", "token", "sentence #"],
+                 column_config={"similarity": st.column_config.NumberColumn(format="%.4f"),
+                                "context": st.column_config.TextColumn("context", width="large")})
+    st.download_button("Download the hits (CSV, with whole sentences)", pd.DataFrame(rows).to_csv(index=False),
+                       file_name=f"search_layer{layer}.csv", mime="text/csv", key="search_download")

@@ -1,7 +1,6 @@
 """Verify: the identities the app relies on, computed live, each with ✓/✗ and its numbers."""
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 import torch
 
@@ -74,17 +73,20 @@ if ui.require_text(text):
     except ui.USER_ERRORS as error:
         ui.show_error(error, "The checks could not run")
         st.stop()
-    table = pd.DataFrame([{"": r.mark, "identity": r.name, "on": subject, "worst error": f"{r.worst_error:.2e}",
-                           "tolerance": f"{r.tolerance:.0e}", "details": r.detail} for subject, r in results])
-    st.dataframe(table, hide_index=True, key="verify_table", use_container_width=True,
-                 column_config={"details": st.column_config.TextColumn("details", width="large"),
-                                "identity": st.column_config.TextColumn("identity", width="medium")})
     failed = [r for _, r in results if not r.passed]
     if failed:
         st.warning(f"{len(failed)} check(s) failed: " + "; ".join(ui.escape_markdown(r.name) for r in failed))
     else:
         st.success(f"All {len(results)} checks pass.")
+    # a markdown table, not st.dataframe: its cells wrap, so long names and details stay readable (and on a phone)
+    header = ["", "identity", "on", "worst error", "tolerance", "details"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(ui.escape_markdown(str(cell).replace("\n", " ")) for cell in
+                                (r.mark, r.name, subject, f"{r.worst_error:.2e}", f"{r.tolerance:.0e}", r.detail)) + " |"
+              for subject, r in results]
+    st.markdown("\n".join(lines))
     st.caption("Which models: the first sentiment (or NER) checkpoint for rows and hiding, the language "
                "model for the causal mask, the first sentiment, NER and language model for the explanation "
                "identities (integrated gradients within 5 % of complete, ablating nothing, patching everything, "
-               "rollout), and all-MiniLM-L6-v2 and SmolLM2 (when installed or prepared) against transformers.")
+               "rollout), the sentiment and NER models against transformers' BERT with the same weights, and "
+               "all-MiniLM-L6-v2 and SmolLM2 (when installed or prepared) against transformers.")
