@@ -14,6 +14,7 @@ import streamlit as st
 
 from attnviz import plots
 
+from attnviz.plots.toolbar_room import leave_room_for_toolbar
 from attnviz.plots import grid as plots_grid
 from attnviz.plots.attention import is_picture
 
@@ -86,8 +87,9 @@ def explorer_views(trace: AttentionTrace, model_name: str, cache_key: tuple, pre
                    "on the 0–1 scale.")
     title = f"All heads: {plots._plain(trace.model_name)}" if trace.model_name else "All heads"
     grid = plots_grid.grid_figure(picture, title, selected=(layer, head))
-    st.caption("Click a head in the grid to look at it closely below (it is outlined in red).")
-    st.plotly_chart(grid, key=grid_key, theme=None, on_select=lambda: _on_grid_click(
+    st.caption("Click a head in the grid to look at it closely below (it is outlined in red), or pick it with the "
+               "Layer and Head sliders there (easier on a phone, where the grid's heads are small).")
+    st.plotly_chart(leave_room_for_toolbar(grid), key=grid_key, theme=None, on_select=lambda: _on_grid_click(
         grid_key, layer_key, head_key, trace.n_layers, trace.n_heads), selection_mode="points",
         config={"displaylogo": False})
 
