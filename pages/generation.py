@@ -1,6 +1,8 @@
 """Text generation: a small causal language model continues a prompt under temperature, top-k, top-p."""
 from __future__ import annotations
 
+from functools import partial
+
 import streamlit as st
 
 from attnviz import plots, ui
@@ -14,6 +16,7 @@ PROMPT_KEY = "generation_prompt"
 REQUEST_KEY = "generation_requested"
 DEFAULT_PROMPT = "ROMEO:\nBut soft, what light"
 WINDOW = 20  # steps per candidates chart
+CANDIDATES_KEY = "generation_candidates"
 
 ui.ensure_app()
 st.title("Text generation")
@@ -98,9 +101,14 @@ def candidates_view(result: dict) -> None:
     start = 0
     if len(steps) > WINDOW:
         start = st.slider("First step shown", 0, len(steps) - WINDOW, 0, key="generation_window")
-    ui.plot(plots.candidates_figure(steps[start:start + WINDOW], first_step=start), key="generation_candidates")
+    st.caption("**Click a candidate to branch**: the generation continues from that step with that token "
+               "taken instead (same settings and seed); the outlined cells are the tokens taken.")
+    ui.plot(plots.candidates_figure(steps[start:start + WINDOW], first_step=start), key=CANDIDATES_KEY,
+            on_select=partial(branches.branch_on_click, CANDIDATES_KEY))
     if start:
         st.caption(f"Steps {start}–{start + min(WINDOW, len(steps)) - 1} of {len(steps)}.")
+    if st.session_state.get(branches.REQUEST_KEY) is not None:  # clicked: only this fragment reran
+        st.rerun()  # the whole page, which makes the branch
 
 
 if entry is not None:

@@ -46,8 +46,7 @@ def test_default_run_has_a_timeline_with_the_picked_step_layer_and_head():
     bars = figures["generation_timeline_attention"]
     chosen = bundle.tokenizer.id_to_token(result.new_ids[step])
     title = bars["layout"]["title"]["text"]
-    assert title.startswith(f"Step {step}: choosing {_token_label(chosen)}, ")
-    assert title.endswith(f"layer {layer}, head {head} looked at")
+    assert title == f"Step {step}: choosing {_token_label(chosen)}<br>layer {layer}, head {head} looked at"
     np.testing.assert_allclose(array(bars["data"][0]["y"]), expected, atol=1e-3)
     assert list(array(bars["data"][0]["x"])) == list(range(start, end))  # positions run on
     candidates = figures["generation_timeline_candidates"]

@@ -12,7 +12,11 @@ pytestmark = pytest.mark.browser
 
 
 def chart_titles(tab) -> list[str]:
-    return [t.strip() for t in tab.locator(".js-plotly-plot .gtitle").all_text_contents()]
+    """Each chart's title as one line (a wrapped title's lines joined by spaces)."""
+    return tab.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot .gtitle')].map(t => {
+        const lines = [...t.querySelectorAll('tspan.line')].map(l => l.textContent.trim());
+        return (lines.length ? lines.join(' ') : t.textContent).trim();
+    })""")
 
 
 def generate(tab) -> None:
@@ -25,13 +29,56 @@ def check_lens_and_surprisal(tab) -> None:
     titles = chart_titles(tab)
     assert any(t.startswith("Logit lens") for t in titles), titles
     assert "Prompt and generated text, coloured by surprisal" in titles, titles
-    lens = next(p for p in tab.locator(".js-plotly-plot").all() if "Logit lens" in p.locator(".gtitle").text_content())
+    lens = plot_titled(tab, "Logit lens")
     assert "embeddings" in [t.strip() for t in lens.locator("g.ytick text").all_text_contents()]
-    surprise = next(p for p in tab.locator(".js-plotly-plot").all()
-                    if "coloured by surprisal" in p.locator(".gtitle").text_content())
+    surprise = plot_titled(tab, "coloured by")
     assert "bits" in surprise.locator("g.colorbar").text_content()  # coloured by surprisal in bits
     captions = " ".join(tab.locator('[data-testid="stCaptionContainer"]').all_inner_texts())
     assert "nats per character" in captions
+
+
+def plot_titled(tab, title: str):
+    return next(p for p in tab.locator(".js-plotly-plot").all() if title in (p.locator(".gtitle").text_content() or ""))
+
+
+def unchosen_cell(plot, step: int) -> int:
+    """The index of a candidate at `step` that is not the token taken there (the outlined cells are)."""
+    return plot.evaluate("""(gd, step) => {
+        const layer = gd.data[1];
+        const taken = (gd.layout.shapes || []).filter(s => s.x0 + 0.5 === step).map(s => s.y0 + 0.5);
+        return layer.x.findIndex((x, i) => x === step && !taken.includes(layer.y[i]));
+    }""", step)
+
+
+def cut_titles(tab) -> list[str]:
+    """Chart and axis titles that run past an edge of their chart (cut off on screen)."""
+    return tab.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')].flatMap(p => {
+        const box = p.getBoundingClientRect();
+        return [...p.querySelectorAll('.gtitle, text[class$="title"]')].filter(t => t.textContent).flatMap(t => {
+            const tb = t.getBoundingClientRect();
+            return tb.right > box.right + 1 || tb.left < box.left - 1 ? [t.textContent] : [];
+        });
+    })""")
+
+
+def overlapping_cells(plot) -> list[str]:
+    """Texts of neighbouring candidate cells (same row) whose boxes overlap."""
+    return plot.evaluate("""p => {
+        const boxes = [...p.querySelectorAll('.heatmaplayer text')].filter(t => t.textContent)
+            .map(t => ({r: t.getBoundingClientRect(), s: t.textContent}));
+        const rows = {};
+        boxes.forEach(b => (rows[Math.round(b.r.top)] ||= []).push(b));
+        return Object.values(rows).flatMap(row => {
+            row.sort((a, b) => a.r.left - b.r.left);
+            return row.slice(1).flatMap((b, i) => b.r.left < row[i].r.right - 0.5 ? [row[i].s + "|" + b.s] : []);
+        });
+    }""")
+
+
+def branch_shown(tab) -> str:
+    """The "Branch shown" selectbox's label and value as text."""
+    box = tab.locator('[class*="st-key-generation_current"]')
+    return box.inner_text() + " " + " ".join(box.locator("input").evaluate_all("inputs => inputs.map(i => i.value)"))
 
 
 def test_generation_lens_surprisal_and_a_branch_by_clicking_a_candidate(page, server):
@@ -41,16 +88,41 @@ def test_generation_lens_surprisal_and_a_branch_by_clicking_a_candidate(page, se
     check_lens_and_surprisal(page)
     trunk = page.locator('[data-testid="stCode"]').first.inner_text()
     shoot(page, "generation-decoder-lm")
+    assert cut_titles(page) == []
+    assert page.get_by_text("Click a candidate to branch", exact=False).count() == 1
 
-    candidate = page.locator('[class*="st-key-generation_branch_0_"] button:not([disabled])').first
-    candidate.click()
+    chart = plot_titled(page, "Candidates per step")
+    assert overlapping_cells(chart) == []
+    step = 2
+    index = unchosen_cell(chart, step)
+    assert index >= 0
+    cell = chart.locator(".scatterlayer .trace .points path.point").nth(index)  # the cell's clickable marker
+    chart.scroll_into_view_if_needed()  # the main area scrolls: a mouse click needs the cell on screen
+    box = cell.bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)  # a click on the cell
     settle(page)
     assert problems(page) == []
-    assert "forced=0" in page.url
+    assert f"forced={step}%3A" in page.url or f"forced={step}:" in page.url, page.url
     branch = page.locator('[data-testid="stCode"]').first.inner_text()
     assert branch != trunk
+    prompt = page.locator('[data-testid="stMain"] textarea').first.input_value()
+    assert branch[:len(prompt) + step] == trunk[:len(prompt) + step]  # one character per step
     assert page.get_by_text("Two branches side by side").count() == 1
+    assert f"1: step {step} →" in branch_shown(page)
     shoot(page, "generation-branch-lm")
+
+    # back to the trunk: the click already handled must not make (or show) the branch again
+    page.locator('[class*="st-key-generation_current"] input').click()
+    page.get_by_role("option", name="0: trunk").click()
+    settle(page)
+    assert page.locator('[data-testid="stCode"]').first.inner_text() == trunk
+    assert "forced" not in page.url
+    assert "0: trunk" in branch_shown(page)
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: titles and cells still whole
+    settle(page, quiet_s=0.5)
+    shoot(page, "generation-branch-lm-390")
+    assert cut_titles(page) == []
+    assert overlapping_cells(plot_titled(page, "Candidates per step")) == []
 
 
 @pytest.mark.skipif(not prepare.is_prepared(), reason="SmolLM2 is not prepared here")

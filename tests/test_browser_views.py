@@ -13,6 +13,7 @@ import urllib.parse
 import pytest
 
 import attnviz
+from attnviz.text.display import readable_token
 from browser_support import ARTIFACTS, open_page, problems, serve_app, settle, shoot, slow_factor
 
 pytestmark = pytest.mark.browser
@@ -116,7 +117,7 @@ def test_generation_timeline_names_the_step(page, server):
     settle(page)
     shown = [t for t in titles(page) if t.startswith("Step ")]
     assert len(shown) == 2 and all(t.startswith("Step 3: ") for t in shown), shown
-    assert f"(chosen: {generated[len(prompt) + 3]!r})" in shown[1]
+    assert f"(chosen {readable_token(generated[len(prompt) + 3])})" in shown[1]
     step.press("End")
     wait_title(page, "Step 199: choosing")
     settle(page)

@@ -223,8 +223,10 @@ def test_candidates_figure():
     np.testing.assert_allclose(z[:, 0], [0.6, 0.3, 0.1])
     assert np.isnan(z[2, 1])
     assert heat.text[2][0] == "⏎"
-    assert heat.text[0][0] == "<b>␣the</b>"  # chosen, bold; the space is visible
-    assert heat.text[1][1] == "<b>&lt;b&gt;</b>"
+    assert heat.text[0][0] == "␣the"  # the space is visible
+    assert heat.text[1][1] == "&lt;b&gt;"
+    outlined = {(shape.x0 + 0.5, shape.y0 + 0.5) for shape in fig.layout.shapes}
+    assert outlined == {(0, 0), (1, 1)}  # the chosen cells
     assert list(fig.layout.xaxis.ticktext) == ["0: ␣the", "1: &lt;b&gt;"]
     serialises(fig)
     serialises(candidates_figure([]))

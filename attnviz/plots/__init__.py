@@ -1,4 +1,4 @@
-"""All figures of attnviz in one place: attention and positional figures (re-exported from
+"""All figures of attnviz in one place: attention, candidates and positional figures (re-exported from
 plots_attention and plots_positional) plus the charts of model outputs and training here.
 
 Every function is pure: it takes data and returns a plotly `go.Figure`.
@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-import numpy as np
 import plotly.graph_objects as go
 
 from attnviz.plots.attention import (
@@ -16,13 +15,13 @@ from attnviz.plots.attention import (
     _finish,
     _plain,
     _token_label,
-    _visible,
     attention_to_token_bar,
     diff_heatmap,
     head_heatmap,
     mean_heatmap,
     model_view,
 )
+from attnviz.plots.candidates import candidates_figure
 from attnviz.plots.positional import (
     offset_similarity,
     positional_curves,
@@ -30,6 +29,7 @@ from attnviz.plots.positional import (
     positional_similarity,
     wavelength_figure,
 )
+from attnviz.plots.titles import finish_wrapped
 
 __all__ = [
     "attention_to_token_bar", "candidates_figure", "diff_heatmap", "head_heatmap", "mean_heatmap",
@@ -37,9 +37,6 @@ __all__ = [
     "probability_bar", "training_chart", "wavelength_figure",
 ]
 
-CANDIDATES_HEIGHT = 420
-CELL_CHARS = 7  # a cell shows a token of up to 7 characters
-CELL_FONT_SIZE = 14
 TRAINING_HEIGHT = 380
 
 
@@ -65,49 +62,7 @@ def probability_bar(labels: Sequence[str], probs: Sequence[float], title: str = 
     # room right of 1.0 for a label like "0.998" (it was cut at the plot's edge), ticks only to 1
     fig.update_xaxes(title="probability", range=[0, 1.18], tickvals=[0, 0.2, 0.4, 0.6, 0.8, 1.0])
     fig.update_yaxes(tickmode="array", tickvals=positions, ticktext=names, autorange="reversed")
-    return _finish(fig, _plain(title), BAR_HEIGHT)
-
-
-def _cut(label: str) -> str:
-    """A cell's token, at most CELL_CHARS characters (the whole token is on hover)."""
-    return label if len(label) <= CELL_CHARS else label[:CELL_CHARS - 1] + "…"
-
-
-def candidates_figure(steps: Sequence[dict], *, first_step: int = 0) -> go.Figure:
-    """Top-k candidates of each generation step as a table: x = step (chosen token below), y = rank.
-
-    steps: [{"chosen": str, "candidates": [(token, prob), ...]}, ...], candidates best first.
-    Each cell shows the candidate token (cut to CELL_CHARS characters), coloured by probability
-    (0..1); the probability and the whole token are on hover; the chosen candidate is bold.
-    Whitespace is made visible (␣, ⏎, ⇥). Steps are numbered from first_step (a window of a longer
-    run keeps the run's numbers).
-    """
-    if not steps:
-        return _empty("Candidates per step", "no generation steps", CANDIDATES_HEIGHT)
-    depth = max(len(step["candidates"]) for step in steps)
-    z = np.full((max(depth, 1), len(steps)), np.nan)
-    text = [["" for _ in steps] for _ in range(max(depth, 1))]
-    hover = [[[r + 1, ""] for _ in steps] for r in range(max(depth, 1))]  # rank, whole token
-    for s, step in enumerate(steps):
-        for r, (token, prob) in enumerate(step["candidates"]):
-            label = _plain(_cut(_visible(str(token))))
-            z[r, s] = float(prob)
-            text[r][s] = f"<b>{label}</b>" if str(token) == str(step["chosen"]) else label
-            hover[r][s] = [r + 1, _token_label(token)]
-    fig = go.Figure(go.Heatmap(z=z, text=text, texttemplate="%{text}", colorscale="Blues",
-                               textfont=dict(size=CELL_FONT_SIZE, family="monospace"),
-                               x=list(range(first_step, first_step + len(steps))),
-                               zmin=0.0, zmax=1.0, hoverongaps=False, xgap=2, ygap=2,
-                               hovertemplate=("step %{x}, rank %{customdata[0]}: %{customdata[1]} (%{z:.4f})"
-                                              "<extra></extra>"),
-                               customdata=hover, colorbar=dict(title=dict(text="probability"))))
-    fig.update_xaxes(title="step (chosen token)", tickmode="array",
-                     tickvals=list(range(first_step, first_step + len(steps))),
-                     ticktext=[f"{first_step + s}: {_token_label(step['chosen'])}" for s, step in enumerate(steps)],
-                     showgrid=False)
-    fig.update_yaxes(title="rank", tickmode="array", tickvals=list(range(z.shape[0])),
-                     ticktext=[str(r + 1) for r in range(z.shape[0])], autorange="reversed", showgrid=False)
-    return _finish(fig, "Candidates per step", CANDIDATES_HEIGHT)
+    return finish_wrapped(fig, _plain(title), BAR_HEIGHT)
 
 
 def _number(value: object) -> float | None:

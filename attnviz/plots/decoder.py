@@ -7,7 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from attnviz.plots.attention import _finish, _plain, _token_label, _visible
+from attnviz.plots.attention import _plain, _token_label, _visible
+from attnviz.plots.titles import AXIS_CHARS, finish_wrapped, wrap
 
 LENS_ROW_HEIGHT = 22
 SURPRISAL_ROW_HEIGHT = 40
@@ -42,12 +43,15 @@ def logit_lens_figure(lens, first: int = 0, last: int | None = None) -> go.Figur
     fig = go.Figure(go.Heatmap(z=z, x=columns, y=list(range(len(lens.layers))), text=text, texttemplate="%{text}",
                                customdata=hover, hovertemplate="%{customdata}<extra></extra>", zmin=0, zmax=1,
                                colorscale="Blues", colorbar=dict(title="p(final)")))
-    fig.update_xaxes(title="position (the token read; each column predicts the next one)", tickmode="array",
+    fig.update_xaxes(title=wrap("position (the token read; each column predicts the next one)", AXIS_CHARS),
+                     tickmode="array",
                      tickvals=columns, ticktext=[_token_label(lens.tokens[p]) for p in columns], side="top")
     fig.update_yaxes(tickmode="array", tickvals=list(range(len(lens.layers))), ticktext=list(lens.layers),
                      autorange="reversed")
-    fig = _finish(fig, "Logit lens: what each layer would predict next", 160 + LENS_ROW_HEIGHT * len(lens.layers))
-    fig.update_layout(margin=dict(t=110))  # room for the title above the token axis on top
+    # room for the title above the token axis (and its two-line title) on top; the title at the very top
+    fig = finish_wrapped(fig, "Logit lens: what each layer would predict next",
+                         180 + LENS_ROW_HEIGHT * len(lens.layers), top=130)
+    fig.update_layout(title=dict(yref="container", y=1, yanchor="top", pad=dict(t=12)))
     return fig
 
 
@@ -77,7 +81,7 @@ def surprisal_figure(result, per_line: int = TOKENS_PER_LINE, title: str = "Surp
                                colorscale=SURPRISAL_SCALE, colorbar=dict(title="bits"), xgap=2, ygap=2))
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, autorange="reversed")
-    return _finish(fig, _plain(title), 150 + SURPRISAL_ROW_HEIGHT * lines)
+    return finish_wrapped(fig, _plain(title), 150 + SURPRISAL_ROW_HEIGHT * lines)
 
 
 def step_confidence_figure(probabilities: Sequence[float], entropies: Sequence[float], chosen: Sequence[str],
@@ -95,4 +99,4 @@ def step_confidence_figure(probabilities: Sequence[float], entropies: Sequence[f
     fig.update_layout(yaxis=dict(title="p(chosen)", range=[0, 1.05]),
                       yaxis2=dict(title="entropy (bits)", overlaying="y", side="right", rangemode="tozero"),
                       xaxis=dict(title="step"), legend=dict(orientation="h", y=-0.25))
-    return _finish(fig, "Each step: the chosen token's probability and the model's uncertainty", 300)
+    return finish_wrapped(fig, "Each step: p(chosen token) and the model's uncertainty", 300)

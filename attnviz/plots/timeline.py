@@ -7,7 +7,9 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from attnviz.plots.attention import BAR_HEIGHT, _finish, _thin, _token_label
+from attnviz.plots.attention import BAR_HEIGHT, _finish, _thin, _tick_label, _token_label
+
+TITLE_SIZE = 15  # two short lines fit a phone-wide column (~360 px)
 
 
 def step_attention_figure(row: np.ndarray, keys: Sequence[str], first_position: int, step: int,
@@ -26,4 +28,12 @@ def step_attention_figure(row: np.ndarray, keys: Sequence[str], first_position: 
     fig.update_xaxes(title="position in the text (the window read at this step)", tickmode="array",
                      tickvals=[positions[i] for i in shown], ticktext=[labels[i] for i in shown])
     fig.update_yaxes(title="weight", range=[0, max(0.05, float(row.max(initial=0)) * 1.1)])
-    return _finish(fig, f"Step {step}: choosing {_token_label(chosen)}, {what} looked at", BAR_HEIGHT)
+    fig = _finish(fig, step_title(step, chosen, what), BAR_HEIGHT)
+    fig.update_layout(title_font_size=TITLE_SIZE, margin=dict(t=80))  # room for the second line
+    return fig
+
+
+def step_title(step: int, chosen: str, what: str) -> str:
+    """Two short lines, so the title is whole in a half-page column and on a phone: "Step 12: choosing
+    ⏎" and "layer 1, head 0 looked at" (a long chosen token is cut; its axis and hover have it whole)."""
+    return f"Step {step}: choosing {_tick_label(chosen)}<br>{what} looked at"

@@ -6,11 +6,12 @@ import streamlit as st
 
 from attnviz.errors import InputError
 from attnviz.nn.generate import MAX_NEW_TOKENS_CAP
+from attnviz.plots.candidates import choice_of
 from attnviz.text.display import readable_token
 
 BRANCHES_KEY = "generation_branches"  # the runs of this prompt and settings: the first is the trunk
 CURRENT_KEY = "generation_current"    # index of the run shown
-REQUEST_KEY = "generation_branch_request"  # (parent index, step, token id), set by a candidate's button
+REQUEST_KEY = "generation_branch_request"  # (parent index, step, token id), set by a click or a button
 MAX_BRANCHES = 24
 MAX_FORCED = 64
 
@@ -80,3 +81,30 @@ def request_branch(parent: int, step: int, token_id: int) -> None:
 def branch_forced(parent: dict, step: int, token_id: int) -> dict[int, int]:
     """The parent's forced choices before `step`, and the new one (later choices no longer apply)."""
     return {**{s: t for s, t in parent["forced"].items() if s < step}, step: int(token_id)}
+
+
+def taken(run: dict, step: int, token_id: int) -> bool:
+    """Whether `token_id` is the token the run took at `step` (a branch there would repeat the run)."""
+    position = run["n_prompt"] + step
+    return 0 <= position < len(run["ids"]) and int(run["ids"][position]) == int(token_id)
+
+
+def clicked_choice(state: object) -> tuple[int, int] | None:
+    """The (step, token id) of the candidate cell selected in a chart's state (st.session_state[key] of
+    a plotly chart with on_select), or None when no candidate cell is selected."""
+    try:
+        points = state["selection"]["points"]  # type: ignore[index]
+    except (KeyError, TypeError):
+        return None
+    return choice_of(points[0]) if points else None
+
+
+def branch_on_click(key: str) -> None:
+    """The candidates chart's on_select callback: a clicked cell becomes a branch request of the run
+    shown. A callback runs only when the selection changes, so the reruns that follow (the selection
+    stays in the chart's state) never make the same branch again."""
+    choice = clicked_choice(st.session_state.get(key))
+    run = current_run()
+    if choice is None or run is None or taken(run, *choice):
+        return
+    request_branch(st.session_state.get(CURRENT_KEY, 0), *choice)

@@ -67,7 +67,8 @@ def branch_buttons(result: dict, step: int) -> None:
     ids = candidates.get("ids") or []
     if not ids or not runs:
         return
-    st.caption(f"Branch here: take another token at step {step} and continue (same settings and seed).")
+    st.caption(f"Branch at step {step} (or click a candidate in the chart above): take another token "
+               "and continue, same settings and seed.")
     columns = st.columns(len(ids))
     for column, token_id, (token, probability) in zip(columns, ids, candidates["candidates"]):
         chosen = token == candidates["chosen"]
@@ -118,9 +119,9 @@ def timeline_view(result: dict, entry=None) -> None:
         plot(step_attention_figure(step_row(attention[step], layer, head), keys, start, step,
                                    steps[step]["chosen"], what), key="generation_timeline_attention")
     with candidates_col:
-        candidates = steps[step]["candidates"]
+        candidates, chosen = steps[step]["candidates"], readable_token(steps[step]["chosen"])
         plot(plots.probability_bar([c for c, _ in candidates], [p for _, p in candidates],
-                                   title=f"Step {step}: the candidates (chosen: {steps[step]['chosen']!r})"),
+                                   title=f"Step {step}: the candidates (chosen {chosen})"),
              key="generation_timeline_candidates")
     first, last = start, start + len(keys) - 1
     st.caption(f"Step {step} of {len(steps)} (0 is the first new token): the model read positions "

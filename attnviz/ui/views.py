@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -38,11 +38,17 @@ def show_tokens(trace: AttentionTrace, label: str = "Tokens as the model sees th
                    + (", …" if len(unknown) > 20 else "") + ").")
 
 
-def plot(fig: go.Figure, key: str) -> None:
-    """st.plotly_chart with the figure's own look (theme=None) and a PNG button in the modebar."""
+def plot(fig: go.Figure, key: str, on_select: Callable[[], None] | None = None) -> None:
+    """st.plotly_chart with the figure's own look (theme=None) and a PNG button in the modebar.
+    on_select: a callback run when the selected point changes (a click on a point); its selection is
+    then st.session_state[key].selection."""
     config = {**PLOTLY_CONFIG, "toImageButtonOptions": {**PLOTLY_CONFIG["toImageButtonOptions"],
                                                          "filename": re.sub(r"\W+", "_", key)}}
-    st.plotly_chart(leave_room_for_toolbar(fig), key=key, theme=None, config=config)
+    fig = leave_room_for_toolbar(fig)
+    if on_select is None:
+        st.plotly_chart(fig, key=key, theme=None, config=config)
+    else:
+        st.plotly_chart(fig, key=key, theme=None, config=config, on_select=on_select, selection_mode="points")
 
 
 def crop_trace(trace: AttentionTrace, n: int) -> AttentionTrace:
