@@ -108,8 +108,11 @@ def grid_figure(picture: GridPicture, title: str, selected: tuple[int, int] | No
                                   "<extra></extra>")
     fig.add_scatter(x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
                     marker=dict(colorscale=GRID_SCALE, cmin=0.0, cmax=zmax, color=[0.0], showscale=True,
+                                # under the grid, not beside it: on a phone the heads get the whole width
                                 colorbar=dict(title=dict(text="share of the head's max" if picture.per_head
-                                                         else "weight"))))
+                                                         else "weight", side="top"),
+                                              orientation="h", x=0.5, xanchor="center", y=-0.02, yanchor="top",
+                                              len=0.6, thickness=12)))
     if selected is not None:
         x, y = picture.centre(*selected)
         half_w, half_h = picture.block_w / 2 + 0.5, picture.block_h / 2 + 0.5
@@ -123,9 +126,9 @@ def grid_figure(picture: GridPicture, title: str, selected: tuple[int, int] | No
                      scaleanchor="x", autorange=False, range=[picture.height - 0.5, -0.5],
                      tickvals=[picture.centre(layer, 0)[1] for layer in range(picture.n_layers)],
                      ticktext=[f"L{layer}" for layer in range(picture.n_layers)])
-    height = int(np.clip(900 * picture.height / picture.width + 120, 320, 1400))
+    height = int(np.clip(900 * picture.height / picture.width + 120, 320, 1400)) + 50  # + the colour bar
     fig.update_layout(template="plotly_white", title=dict(text=title, x=0.02), height=height,
-                      margin=dict(l=60, r=30, t=60, b=30), hovermode="closest", hoverdistance=-1,
+                      margin=dict(l=40, r=20, t=60, b=80), hovermode="closest", hoverdistance=-1,
                       clickmode="event+select", dragmode=False)
     return fig
 
