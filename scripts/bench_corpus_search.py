@@ -24,6 +24,8 @@ def main() -> None:
     parser.add_argument("--sentences", type=int, default=0, help="the first N sentences (0: all)")
     parser.add_argument("--queries", type=int, default=50)
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--max-mib", type=int, default=256,
+                        help="memory budget of the float16 vectors, all layers (the app's default: 256)")
     args = parser.parse_args()
 
     import numpy as np
@@ -41,11 +43,12 @@ def main() -> None:
           f"torch threads {torch.get_num_threads()}; load {os.getloadavg()[0]:.1f} (1-min) before")
     with tempfile.TemporaryDirectory() as cache:
         started, cpu = time.perf_counter(), time.process_time()
-        indexes = build_layers(bundle, texts, cache_dir=cache, batch_size=args.batch_size)
+        indexes = build_layers(bundle, texts, cache_dir=cache, batch_size=args.batch_size,
+                               max_bytes=args.max_mib << 20)
         built, built_cpu = time.perf_counter() - started, time.process_time() - cpu
         disk = sum(p.stat().st_size for p in Path(cache).rglob("*") if p.is_file())
         started = time.perf_counter()
-        again = build_layers(bundle, texts, cache_dir=cache)
+        again = build_layers(bundle, texts, cache_dir=cache, max_bytes=args.max_mib << 20)
         reloaded = time.perf_counter() - started
         assert all(index.from_cache for index in again.values())
     size = indexes[0].size
