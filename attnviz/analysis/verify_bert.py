@@ -12,6 +12,7 @@ import torch
 
 from attnviz.analysis.id_runs import encode_ids
 from attnviz.analysis.verify import CheckResult, _result
+from attnviz.bundles.pretrained_init import base_tensor_names
 from attnviz.errors import InputError
 from attnviz.nn.models import ModelConfig, masked_mean
 
@@ -38,23 +39,15 @@ def as_transformers_bert(model: torch.nn.Module):
                      add_pooling_layer=False)
     ours = {k: v.detach().float().cpu() for k, v in model.state_dict().items()}
     d = config.d_model
-    state = {"embeddings.word_embeddings.weight": ours["encoder.token_embedding.weight"],
-             "embeddings.position_embeddings.weight": ours["encoder.positions.table.weight"],
-             "embeddings.token_type_embeddings.weight": torch.zeros(1, d),
-             "embeddings.LayerNorm.weight": ours["encoder.embedding_norm.weight"],
-             "embeddings.LayerNorm.bias": ours["encoder.embedding_norm.bias"]}
+    # the tensors that map one to one (the same table pretrained_init copies from BERT), then the rest
+    state = {theirs: ours[mine] for mine, theirs in base_tensor_names(config.n_layers, True).items()}
+    state["embeddings.position_embeddings.weight"] = ours["encoder.positions.table.weight"]
+    state["embeddings.token_type_embeddings.weight"] = torch.zeros(1, d)
     for i in range(config.n_layers):
-        theirs, mine = f"encoder.layer.{i}.", f"encoder.blocks.{i}."
         for part in ("weight", "bias"):
-            query, key, value = ours[mine + f"attention.qkv.{part}"].split(d)  # our fused (3d, ...) projection
-            state[theirs + f"attention.self.query.{part}"] = query
-            state[theirs + f"attention.self.key.{part}"] = key
-            state[theirs + f"attention.self.value.{part}"] = value
-            state[theirs + f"attention.output.dense.{part}"] = ours[mine + f"attention.out.{part}"]
-            state[theirs + f"attention.output.LayerNorm.{part}"] = ours[mine + f"attention_norm.{part}"]
-            state[theirs + f"intermediate.dense.{part}"] = ours[mine + f"feed_forward.up.{part}"]
-            state[theirs + f"output.dense.{part}"] = ours[mine + f"feed_forward.down.{part}"]
-            state[theirs + f"output.LayerNorm.{part}"] = ours[mine + f"feed_forward_norm.{part}"]
+            query, key, value = ours[f"encoder.blocks.{i}.attention.qkv.{part}"].split(d)  # our fused (3d, ...)
+            for name, tensor in (("query", query), ("key", key), ("value", value)):
+                state[f"encoder.layer.{i}.attention.self.{name}.{part}"] = tensor
     missing, unexpected = bert.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise InputError(f"the weights did not map onto BERT: missing {missing}, unexpected {unexpected}")

@@ -17,6 +17,7 @@ from attnviz.plots.attention import (
     _token_label,
     attention_to_token_bar,
     diff_heatmap,
+    empty_figure,
     head_heatmap,
     mean_heatmap,
     model_view,
@@ -38,15 +39,6 @@ __all__ = [
 ]
 
 TRAINING_HEIGHT = 380
-
-
-def _empty(title: str, message: str, height: int) -> go.Figure:
-    """A blank figure saying why there is nothing to draw."""
-    fig = go.Figure()
-    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    return _finish(fig, title, height)
 
 
 def probability_bar(labels: Sequence[str], probs: Sequence[float], title: str = "Probabilities") -> go.Figure:
@@ -79,7 +71,7 @@ def training_chart(history: Sequence[dict], metric_name: str = "dev metric") -> 
     history rows: {"step", "loss", "lr", optionally "dev_metric"}; lr shows in the loss hover.
     """
     if not history:
-        return _empty("Training", "no training history yet", TRAINING_HEIGHT)
+        return empty_figure("Training", "no training history yet", TRAINING_HEIGHT)
     missing = [key for key in ("step", "loss") if key not in history[0]]
     if missing:
         raise ValueError(f"history rows need keys 'step' and 'loss'; the first row lacks {missing}")

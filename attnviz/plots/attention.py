@@ -68,6 +68,15 @@ def _finish(fig: go.Figure, title: str, height: int) -> go.Figure:
     return fig
 
 
+def empty_figure(title: str, message: str, height: int) -> go.Figure:
+    """A blank figure saying why there is nothing to draw."""
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return _finish(fig, title, height)
+
+
 def _thin(n: int, max_labels: int = MAX_TICK_LABELS) -> list[int]:
     """Positions that get a tick label: all of them up to max_labels, else every k-th."""
     step = max(1, math.ceil(n / max_labels))

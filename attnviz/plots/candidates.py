@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from attnviz.plots.attention import _finish, _plain, _tick_label, _token_label, _visible
+from attnviz.plots.attention import _finish, _plain, empty_figure, _tick_label, _token_label, _visible
 
 CANDIDATES_HEIGHT = 420
 CELL_CHARS = 6            # a cell shows at most 6 characters ("␣extr…"); the hover has the whole token
@@ -29,13 +29,6 @@ def cell_label(token: object, limit: int = CELL_CHARS) -> str:
     text = _visible(str(token))
     return _plain(text if len(text) <= limit else text[:limit - 1] + "…")
 
-
-def _empty(title: str, message: str, height: int) -> go.Figure:
-    fig = go.Figure()
-    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    return _finish(fig, title, height)
 
 
 def click_layer(steps: Sequence[dict], first_step: int = 0) -> go.Scatter:
@@ -80,7 +73,7 @@ def candidates_figure(steps: Sequence[dict], *, first_step: int = 0) -> go.Figur
     numbered from first_step (a window of a longer run keeps the run's numbers).
     """
     if not steps:
-        return _empty("Candidates per step", "no generation steps", CANDIDATES_HEIGHT)
+        return empty_figure("Candidates per step", "no generation steps", CANDIDATES_HEIGHT)
     depth = max(1, max(len(step["candidates"]) for step in steps))
     z = np.full((depth, len(steps)), np.nan)
     text = [["" for _ in steps] for _ in range(depth)]
