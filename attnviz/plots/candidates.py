@@ -30,7 +30,6 @@ def cell_label(token: object, limit: int = CELL_CHARS) -> str:
     return _plain(text if len(text) <= limit else text[:limit - 1] + "…")
 
 
-
 def click_layer(steps: Sequence[dict], first_step: int = 0) -> go.Scatter:
     """One transparent square marker per candidate cell, at (step, rank index); customdata [step, token id]
     (the id is None when a step has no "ids"); text: the hover line of the cell."""

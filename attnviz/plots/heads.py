@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from attnviz.plots.attention import empty_figure
+
 HEIGHT = 360
 
 
@@ -16,21 +18,13 @@ def _finish(fig: go.Figure, title: str, height: int) -> go.Figure:
     return fig
 
 
-def _empty(title: str, message: str, height: int) -> go.Figure:
-    """A blank figure saying why there is nothing to draw."""
-    fig = go.Figure()
-    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    return _finish(fig, title, height)
-
 UNITS = {"entropy": "nats", "distance": "tokens"}
 
 
 def statistic_heatmap(frame: pd.DataFrame, statistic: str) -> go.Figure:
     """Layer (rows) x head (columns) heatmap of one statistic; the hover names the head's role."""
     if frame.empty:
-        return _empty(statistic, "no heads", HEIGHT)
+        return empty_figure(statistic, "no heads", HEIGHT)
     n_layers, n_heads = int(frame["layer"].max()) + 1, int(frame["head"].max()) + 1
     values = np.full((n_layers, n_heads), np.nan)
     roles = np.full((n_layers, n_heads), "", dtype=object)
@@ -49,7 +43,7 @@ def statistic_heatmap(frame: pd.DataFrame, statistic: str) -> go.Figure:
 def loss_with_marker(loss: Sequence[tuple[int, float]], step: int) -> go.Figure:
     """The training loss over steps with a vertical line at `step`."""
     if not loss:
-        return _empty("Training loss", "no loss was recorded", HEIGHT)
+        return empty_figure("Training loss", "no loss was recorded", HEIGHT)
     fig = go.Figure(go.Scatter(x=[s for s, _ in loss], y=[v for _, v in loss], mode="lines", name="loss",
                                hovertemplate="step %{x}: loss %{y:.4f}<extra></extra>"))
     fig.add_vline(x=step, line_dash="dash", line_color="firebrick", annotation_text=f"step {step}")
