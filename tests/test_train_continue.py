@@ -52,3 +52,27 @@ def test_a_checkpoint_of_another_task_is_refused(first_run, tmp_path):
         run_job(lm_spec(tmp_path / "wrong", task="sentiment", init=str(first_run),
                         train=TrainConfig(task="sentiment", epochs=1, device="cpu")),
                 train_data=[("a good film", 1), ("bad", 0)] * 4, dev_data=[("good", 1)])
+
+
+def test_a_longer_context_keeps_the_weights_and_the_predictions_on_short_text(first_run, tmp_path):
+    before = attnviz.load(first_run)
+    frozen = lm_spec(tmp_path / "longer", init=str(first_run), longer_context=32,
+                     train=TrainConfig(task="lm", max_steps=2, batch_size=4, lr=1e-30, schedule="constant",
+                                       warmup_steps=0, weight_decay=0.0, device="cpu", precision="fp32"))
+    run_job(frozen, train_data=TEXT, dev_data=TEXT[:200])
+    after = attnviz.load(tmp_path / "longer")
+    assert after.model.config.max_len == 32 and before.model.config.max_len == 16
+    ids = torch.tensor([before.tokenizer.encode(TEXT[:16]).ids])
+    with torch.no_grad():
+        assert torch.allclose(before.model(ids).logits, after.model(ids).logits, atol=1e-5)
+        longer = torch.tensor([after.tokenizer.encode(TEXT[:32]).ids])
+        assert after.model(longer).logits.shape[1] == 32  # the longer context runs
+
+
+def test_a_longer_context_is_refused_for_learned_positions(tmp_path):
+    learned = tmp_path / "learned"
+    run_job(lm_spec(learned, shape=ModelShape(d_model=16, n_heads=2, n_layers=1, d_ff=32, max_len=16,
+                                              positional="learned")), train_data=TEXT, dev_data=TEXT[:200])
+    with pytest.raises(ValueError, match="learned positions for 16 tokens"):
+        run_job(lm_spec(tmp_path / "longer", init=str(learned), longer_context=32), train_data=TEXT,
+                dev_data=TEXT[:200])

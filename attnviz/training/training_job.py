@@ -9,7 +9,7 @@ import hashlib
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -66,6 +66,7 @@ class JobSpec:
     replay_texts: tuple[str, ...] = ()  # probe sentences whose attention is recorded while training
     replay_every: int = 0  # steps between replay snapshots (0: about 40 over the run)
     freeze_embeddings: bool = False  # with --init: keep the pretrained word embeddings fixed
+    longer_context: int | None = None  # with --init <checkpoint>: train a sinusoidal model on this longer context
     caps: RunCaps | None = None  # hosted: tokens per batch and estimated step memory (checked before training)
     dev_from_data_root: bool = False  # with train_file: take dev from the data root (for --train-file)
 
@@ -131,11 +132,21 @@ def build_for_job(spec: JobSpec, train_data) -> tuple[torch.nn.Module, object]:
 
 
 def continue_from(spec: JobSpec) -> tuple[torch.nn.Module, object]:
-    """Model and tokenizer of an attnviz checkpoint of the same task, to train further (shape flags ignored)."""
+    """Model and tokenizer of an attnviz checkpoint of the same task, to train further. Shape flags are
+    ignored, except `longer_context` (a longer --max-len) for a model with sinusoidal positions: those
+    have no table to learn, so the same weights take the longer context."""
     checkpoint = load_checkpoint(spec.init, share_base=False)
     if checkpoint.task != spec.task:
         raise ValueError(f"--init {spec.init} is a {checkpoint.task} checkpoint; this run trains {spec.task}")
-    model = checkpoint.model.train()
+    model = checkpoint.model
+    if spec.longer_context and spec.longer_context > model.config.max_len:
+        if model.config.positional != "sinusoidal":
+            raise ValueError(f"--init {spec.init} has learned positions for {model.config.max_len} tokens; "
+                             "only a model with sinusoidal positions can take a longer --max-len")
+        longer = build_model(replace(model.config, max_len=spec.longer_context))
+        longer.load_state_dict(model.state_dict())
+        model = longer
+    model = model.train()
     for parameter in model.parameters():
         parameter.requires_grad_(True)
     return model, checkpoint.tokenizer
