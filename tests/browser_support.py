@@ -79,7 +79,8 @@ def serve_app(env: dict[str, str], log_name: str = "streamlit.log"):
     _require_browser()
     ARTIFACTS.mkdir(exist_ok=True)
     port = _free_port()
-    log_path = ARTIFACTS / log_name
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # parallel workers each run a server: one log each
+    log_path = ARTIFACTS / (f"{worker}-{log_name}" if worker else log_name)
     log = open(log_path, "w")
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),

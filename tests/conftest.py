@@ -1,5 +1,9 @@
 """Shared fixtures: where the shared data lives, one streamlit server and one Chromium for all browser
-tests, and small helpers.
+tests (one of each per pytest-xdist worker), and small helpers.
+
+The suite runs in parallel (pytest-xdist, `-n auto --dist loadfile` in pyproject.toml): one worker per
+core, at most four, each file on one worker (so a module's fixtures are built once), and each worker's
+torch gets its share of the cores, so two workers never oversubscribe a 2-core machine.
 
 Tests that need the shared data folder skip with one reason naming ATTNVIZ_DATA when it is missing;
 with ATTNVIZ_REQUIRE_DATA=1 (CI, which has the data) that skip is a failure instead.
@@ -13,6 +17,22 @@ import pytest
 import torch
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+MAX_WORKERS = 4  # more would start more servers and browsers than the suite gains from
+
+
+def pytest_xdist_auto_num_workers(config) -> int:
+    """`-n auto`: one worker per core, at most MAX_WORKERS."""
+    return max(1, min(MAX_WORKERS, os.cpu_count() or 1))
+
+
+def worker_threads() -> int:
+    """Torch threads for this process: its share of the cores when several xdist workers run."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    return max(1, (os.cpu_count() or 1) // workers)
+
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    torch.set_num_threads(worker_threads())
 
 
 def shared_data_dir() -> Path:
@@ -59,6 +79,8 @@ def server(tmp_path_factory) -> str:
     env.setdefault("ATTNVIZ_DATA", str(shared_data_dir()))
     env.setdefault("ATTNVIZ_USER_MODELS", str(tmp_path_factory.mktemp("user_models")))
     env["ATTNVIZ_CACHE"] = str(tmp_path_factory.mktemp("index_cache"))  # not ~/.cache/attnviz
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        env.setdefault("ATTNVIZ_TORCH_THREADS", str(worker_threads()))
     with serve_app(env) as url:
         yield url
 

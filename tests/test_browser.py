@@ -1,21 +1,31 @@
 """The app in a real browser (helpers in browser_support.py, the shared server and Chromium in
-conftest.py). Screenshots of every page go to test-artifacts/ for people to look at."""
+conftest.py). Every page at two widths: test_browser_pages.py."""
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
 
-from browser_support import (ARTIFACTS, CHROMIUM_ARGS, PAGES, SENTENCE, _require_browser,  # noqa: F401
-                             open_page, problems, serve_app, settle, shoot, tick_texts, wait_ms)
+from browser_support import (SENTENCE, open_page, problems, serve_app, settle, shoot, tick_texts,
+                             wait_ms)
 
 pytestmark = pytest.mark.browser
 
 
-def test_a_link_opened_first_on_a_fresh_server_runs_the_whole_app(page, server):
-    """Keep this test first: the server has served nothing yet. Streamlit runs a file in a folder
-    named pages/ on its own (without app.py) until app.py has once called st.navigation."""
-    open_page(page, server, "train")
+@pytest.fixture
+def fresh_server(tmp_path_factory):
+    """A server of its own that has served nothing yet (the shared one may have served other test
+    files by now: they run in any order, on parallel workers)."""
+    env = dict(os.environ, ATTNVIZ_USER_MODELS=str(tmp_path_factory.mktemp("user_models_first")))
+    with serve_app(env, "streamlit-first-link.log") as url:
+        yield url
+
+
+def test_a_link_opened_first_on_a_fresh_server_runs_the_whole_app(page, fresh_server):
+    """Streamlit runs a file in a folder named pages/ on its own (without app.py) until app.py has once
+    called st.navigation: a link to a page opened first on a new server must still run the whole app."""
+    open_page(page, fresh_server, "train")
     assert page.locator('[data-testid="stSidebar"]').get_by_text("Device:").count() == 1
 
 
@@ -76,14 +86,3 @@ def test_a_model_trained_in_the_browser_is_offered_at_once(page, server, shared_
     picker = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first
     assert "browser-run" in picker.inner_text() + " ".join(picker.locator("input").evaluate_all(
         "inputs => inputs.map(i => i.value)"))
-
-
-@pytest.mark.parametrize("name", PAGES)
-def test_every_page_opens_without_errors(page, server, name):
-    open_page(page, server, "" if name == "home" else name)  # the default page lives at the root URL
-    shoot(page, f"page-{name}")
-    assert problems(page) == []
-    page.set_viewport_size({"width": 390, "height": 844})  # a phone: the same page re-laid out
-    settle(page, quiet_s=0.5)
-    shoot(page, f"page-{name}-390")
-    assert problems(page) == []
