@@ -51,7 +51,8 @@ def _add_train(sub) -> None:
     g.add_argument("--max-len", type=int, default=None,
                    help="context length in tokens (default 128); with --init <lm checkpoint> with sinusoidal "
                    "positions, a longer context to train it on")
-    g.add_argument("--dropout", type=float, default=0.1, help="dropout rate while training")
+    g.add_argument("--dropout", type=float, default=None,
+                   help="dropout rate while training (default 0.1); with --init <checkpoint>, replaces its own")
     g.add_argument("--positional", choices=["sinusoidal", "learned"], default="sinusoidal",
                    help="how positions are encoded")
     g.add_argument("--norm-first", action="store_true", help="pre-norm blocks (default: post-norm, as in the paper)")
@@ -184,7 +185,8 @@ def _job_spec(args: argparse.Namespace, argv: list[str]) -> JobSpec:
                          patience=args.patience, seed=args.seed, device=args.device, precision=args.precision,
                          eval_limit=args.eval_limit)
     shape = ModelShape(d_model=args.d_model, n_heads=args.heads, n_layers=args.layers, d_ff=args.d_ff,
-                       max_len=args.max_len or 128, dropout=args.dropout, positional=args.positional,
+                       max_len=args.max_len or 128, dropout=0.1 if args.dropout is None else args.dropout,
+                       positional=args.positional,
                        norm_first=args.norm_first)
     dev_from_root = bool(args.train_file) and not args.dev
     train_file = train_file or args.train_file
@@ -193,6 +195,7 @@ def _job_spec(args: argparse.Namespace, argv: list[str]) -> JobSpec:
                    train_file=train_file, dev_from_data_root=dev_from_root,
                    freeze_embeddings=args.freeze_embeddings,
                    longer_context=args.max_len if args.init else None,
+                   continue_dropout=args.dropout if args.init else None,
                    dev_file=args.dev, hub=args.hub, init=args.init, init_layers=args.init_layers,
                    max_vocab=args.max_vocab, case_features=args.case_features, tokenizer=args.tokenizer, train_limit=args.train_limit,
                    save_dtype=args.save_dtype, command="python -m attnviz " + shlex.join(argv),

@@ -76,3 +76,15 @@ def test_a_longer_context_is_refused_for_learned_positions(tmp_path):
     with pytest.raises(ValueError, match="learned positions for 16 tokens"):
         run_job(lm_spec(tmp_path / "longer", init=str(learned), longer_context=32), train_data=TEXT,
                 dev_data=TEXT[:200])
+
+
+def test_a_new_dropout_rate_is_taken_and_the_weights_kept(first_run, tmp_path):
+    before = attnviz.load(first_run)
+    frozen = lm_spec(tmp_path / "dropout", init=str(first_run), continue_dropout=0.3,
+                     train=TrainConfig(task="lm", max_steps=2, batch_size=4, lr=1e-30, schedule="constant",
+                                       warmup_steps=0, weight_decay=0.0, device="cpu", precision="fp32"))
+    run_job(frozen, train_data=TEXT, dev_data=TEXT[:200])
+    after = attnviz.load(tmp_path / "dropout")
+    assert after.model.config.dropout == 0.3 != before.model.config.dropout
+    for (name, a), (_, b) in zip(before.model.state_dict().items(), after.model.state_dict().items()):
+        assert torch.allclose(a, b, atol=1e-6), name

@@ -67,6 +67,7 @@ class JobSpec:
     replay_every: int = 0  # steps between replay snapshots (0: about 40 over the run)
     freeze_embeddings: bool = False  # with --init: keep the pretrained word embeddings fixed
     longer_context: int | None = None  # with --init <checkpoint>: train a sinusoidal model on this longer context
+    continue_dropout: float | None = None  # with --init <checkpoint>: this dropout rate instead of its own
     caps: RunCaps | None = None  # hosted: tokens per batch and estimated step memory (checked before training)
     dev_from_data_root: bool = False  # with train_file: take dev from the data root (for --train-file)
 
@@ -133,19 +134,24 @@ def build_for_job(spec: JobSpec, train_data) -> tuple[torch.nn.Module, object]:
 
 def continue_from(spec: JobSpec) -> tuple[torch.nn.Module, object]:
     """Model and tokenizer of an attnviz checkpoint of the same task, to train further. Shape flags are
-    ignored, except `longer_context` (a longer --max-len) for a model with sinusoidal positions: those
-    have no table to learn, so the same weights take the longer context."""
+    ignored, except two that leave the weights as they are: a new dropout rate (`continue_dropout`), and
+    a longer context (`longer_context`) for a model with sinusoidal positions, which have no table to learn."""
     checkpoint = load_checkpoint(spec.init, share_base=False)
     if checkpoint.task != spec.task:
         raise ValueError(f"--init {spec.init} is a {checkpoint.task} checkpoint; this run trains {spec.task}")
     model = checkpoint.model
+    changes: dict = {}
     if spec.longer_context and spec.longer_context > model.config.max_len:
         if model.config.positional != "sinusoidal":
             raise ValueError(f"--init {spec.init} has learned positions for {model.config.max_len} tokens; "
                              "only a model with sinusoidal positions can take a longer --max-len")
-        longer = build_model(replace(model.config, max_len=spec.longer_context))
-        longer.load_state_dict(model.state_dict())
-        model = longer
+        changes["max_len"] = spec.longer_context
+    if spec.continue_dropout is not None and spec.continue_dropout != model.config.dropout:
+        changes["dropout"] = spec.continue_dropout
+    if changes:
+        rebuilt = build_model(replace(model.config, **changes))
+        rebuilt.load_state_dict(model.state_dict())
+        model = rebuilt
     model = model.train()
     for parameter in model.parameters():
         parameter.requires_grad_(True)
