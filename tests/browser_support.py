@@ -128,6 +128,36 @@ def settle(tab, quiet_s: float = 1.0) -> float:
     raise AssertionError(f"the page did not settle within {SETTLE_TIMEOUT_MS // 1000} s")
 
 
+_ARM_TIMER = """done => {
+    // the page's own clock: from now until `done` holds and the script is idle, plus two frames (painted)
+    const app = document.querySelector('[data-testid="stApp"]');
+    const start = performance.now();
+    window.__attnvizElapsed = null;
+    window.__attnvizRunning = null;  // when the script started: the part of the time spent before the server ran
+    const isDone = new Function('return (' + done + ')');
+    const check = () => {
+        const running = app.getAttribute('data-test-script-state') === 'running';
+        if (running && window.__attnvizRunning === null) window.__attnvizRunning = (performance.now() - start) / 1000;
+        if (window.__attnvizElapsed !== null || running) return;
+        if (!isDone()) return;
+        observer.disconnect();
+        requestAnimationFrame(() => requestAnimationFrame(() => {
+            window.__attnvizElapsed = (performance.now() - start) / 1000; }));
+    };
+    const observer = new MutationObserver(check);
+    observer.observe(document.body, {subtree: true, childList: true, attributes: true, characterData: true});
+}"""
+
+
+def timed_action(tab, action, done_js: str) -> float:
+    """Seconds from `action()` until the JavaScript expression `done_js` holds on an idle, painted page,
+    timed by the browser itself (a MutationObserver), not by polling from here."""
+    tab.evaluate(_ARM_TIMER, done_js)
+    action()
+    tab.wait_for_function("window.__attnvizElapsed !== null")
+    return float(tab.evaluate("window.__attnvizElapsed"))
+
+
 def open_page(tab, server: str, path: str) -> None:
     """Open a page by its URL (a link someone shared) and check that app.py ran: its navigation
     and sidebar are there, not Streamlit's automatic pages/ listing."""

@@ -75,3 +75,17 @@ def test_minilm_hook_ignores_other_threads():
         del bundle._forward
     assert seen and qk.q.shape[0] == len(bundle.encode(TEXT).tokens)
     patterns_match(bundle, 0, 3)
+
+
+@pytest.mark.parametrize("source", ["sentiment", "all-MiniLM-L6-v2"])
+def test_one_pass_gives_every_head_of_a_layer(source):
+    """query_keys(text, layer) holds every head in order, each reproducing its pattern (one forward pass)."""
+    bundle = attnviz.load(source)
+    layer = 1
+    every = bundle.query_keys(TEXT, layer)
+    trace = bundle.trace(TEXT)
+    assert [qk.head for qk in every] == list(range(bundle.n_heads))
+    for qk in every:
+        assert qk.layer == layer
+        for query in range(len(qk.tokens)):
+            np.testing.assert_allclose(qk.pattern(query), trace.weights[layer, qk.head, query], atol=2e-5)

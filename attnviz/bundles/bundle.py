@@ -146,6 +146,11 @@ class Bundle:
         from attnviz.bundles.query_key import bundle_query_key
         return bundle_query_key(self, text, layer, head)
 
+    def query_keys(self, text: str, layer: int):
+        """The query and key vectors of every head of one layer for this text (one forward pass)."""
+        from attnviz.bundles.query_key import bundle_query_keys
+        return bundle_query_keys(self, text, layer)
+
     def predict(self, texts: list[str], *, ablate: Iterable | None = None) -> list[dict]:
         """One dict per text: the label and probabilities (sentiment), the tags and entities (ner),
         or the most likely next tokens (lm). ablate: (layer, head) pairs switched off for this call."""

@@ -209,6 +209,11 @@ class HFBundle:
         from attnviz.bundles.query_key import hf_query_key
         return hf_query_key(self, text, layer, head)
 
+    def query_keys(self, text: str, layer: int):
+        """The query and key vectors of every head of one layer for this text (one forward pass)."""
+        from attnviz.bundles.query_key import hf_query_keys
+        return hf_query_keys(self, text, layer)
+
     def predict(self, texts: list[str], *, ablate: Iterable | None = None) -> list[dict]:
         """One dict per text with "text", "tokens", "truncated" and:
         sentiment/classification: "label", "probabilities"; ner: "words", "tags", "confidences",

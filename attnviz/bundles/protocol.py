@@ -83,3 +83,6 @@ class ModelBundle(Protocol):
 
     def query_key(self, text: str, layer: int, head: int) -> Any:
         """One head's query and key vectors for the text (attnviz.bundles.query_key.QueryKey)."""
+
+    def query_keys(self, text: str, layer: int) -> list[Any]:
+        """Every head's query and key vectors in one layer for the text (one forward pass)."""

@@ -48,16 +48,22 @@ def _check(n_layers: int, n_heads: int, layer: int, head: int) -> None:
 
 
 @torch.no_grad()
-def bundle_query_key(bundle, text: str, layer: int, head: int) -> QueryKey:
-    """q and k of one head of one of our models (a per-call `return_qk=True`, nothing stored)."""
-    _check(bundle.n_layers, bundle.n_heads, layer, head)
+def bundle_query_keys(bundle, text: str, layer: int) -> list[QueryKey]:
+    """q and k of every head of one layer of one of our models (a per-call `return_qk=True`, nothing
+    stored): one forward pass gives them all, so a view that moves between heads asks once per layer."""
+    _check(bundle.n_layers, bundle.n_heads, layer, 0)
     encoded = bundle.encode(text)
     ids = torch.tensor([encoded.ids], device=bundle.device)  # (1, T)
     cases = torch.tensor([encoded.case_ids], device=bundle.device) if encoded.case_ids else None
     output = bundle.model(ids, case_ids=cases, return_qk=True)
-    q, k = output.qk[layer]  # (1, H, T, d_head) each
-    return QueryKey(list(encoded.tokens), q[0, head].float().cpu().numpy(), k[0, head].float().cpu().numpy(),
-                    bundle.causal, layer, head)
+    q, k = (t[0].float().cpu().numpy() for t in output.qk[layer])  # (H, T, d_head) each
+    return [QueryKey(list(encoded.tokens), q[h], k[h], bundle.causal, layer, h) for h in range(bundle.n_heads)]
+
+
+def bundle_query_key(bundle, text: str, layer: int, head: int) -> QueryKey:
+    """q and k of one head of one of our models."""
+    _check(bundle.n_layers, bundle.n_heads, layer, head)
+    return bundle_query_keys(bundle, text, layer)[head]
 
 
 def _projections(model: torch.nn.Module, layer: int) -> tuple[torch.nn.Module, torch.nn.Module]:
@@ -71,10 +77,10 @@ def _projections(model: torch.nn.Module, layer: int) -> tuple[torch.nn.Module, t
 
 
 @torch.inference_mode()
-def hf_query_key(bundle, text: str, layer: int, head: int) -> QueryKey:
-    """q and k of one head of a HuggingFace BERT-family model, caught by forward hooks on its
-    query and key projections (only for this thread; removed before returning)."""
-    _check(bundle.n_layers, bundle.n_heads, layer, head)
+def hf_query_keys(bundle, text: str, layer: int) -> list[QueryKey]:
+    """q and k of every head of one layer of a HuggingFace BERT-family model, caught by forward hooks
+    on its query and key projections (only for this thread; removed before returning)."""
+    _check(bundle.n_layers, bundle.n_heads, layer, 0)
     query_layer, key_layer = _projections(bundle.model, layer)
     owner, caught = threading.get_ident(), {}
 
@@ -92,6 +98,12 @@ def hf_query_key(bundle, text: str, layer: int, head: int) -> QueryKey:
         for handle in handles:
             handle.remove()
     d_head = caught["q"].shape[-1] // bundle.n_heads
-    q, k = (caught[n][0].view(-1, bundle.n_heads, d_head)[:, head] for n in ("q", "k"))  # (T, d_head)
-    return QueryKey(list(encoded.tokens), q.float().cpu().numpy(), k.float().cpu().numpy(),
-                    bundle.causal, layer, head)
+    # (1, T, H * d_head) -> (H, T, d_head)
+    q, k = (caught[n][0].view(-1, bundle.n_heads, d_head).transpose(0, 1).float().cpu().numpy() for n in ("q", "k"))
+    return [QueryKey(list(encoded.tokens), q[h], k[h], bundle.causal, layer, h) for h in range(bundle.n_heads)]
+
+
+def hf_query_key(bundle, text: str, layer: int, head: int) -> QueryKey:
+    """q and k of one head of a HuggingFace BERT-family model."""
+    _check(bundle.n_layers, bundle.n_heads, layer, head)
+    return hf_query_keys(bundle, text, layer)[head]

@@ -161,7 +161,7 @@ def _palette_png(levels: np.ndarray, scale: str) -> str:
     image = Image.fromarray(levels, "P")
     image.putpalette(palette.ravel().tolist())
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=True)
+    image.save(buffer, format="PNG", compress_level=1)  # fast: optimize=True took ~30x longer for ~5 % less
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 

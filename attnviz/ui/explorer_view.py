@@ -35,11 +35,12 @@ def _picture(cache_key: tuple, _trace: AttentionTrace) -> plots_grid.GridPicture
     return plots_grid.grid_picture(_trace)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def _query_key(cache_key: tuple, layer: int, head: int, _bundle, text: str):
-    """One head's q and k for the text (cached per trace, layer and head)."""
+@st.cache_data(show_spinner=False, max_entries=8)
+def _query_keys(cache_key: tuple, layer: int, _bundle, text: str):
+    """Every head's q and k in one layer for the text (cached per trace and layer: one forward pass
+    serves every head of the layer, so moving between heads costs no forward pass)."""
     del cache_key
-    return _bundle.query_key(text, layer, head)
+    return _bundle.query_keys(text, layer)
 
 
 def _picker_keys(prefix: str, model_name: str, trace: AttentionTrace) -> tuple[str, str]:
@@ -159,7 +160,7 @@ def query_key_view(bundle, text: str, trace: AttentionTrace, layer: int, head: i
     query = st.selectbox("Query token", list(range(n)), key=f"{prefix}_qk_query_{n}",
                          format_func=lambda q: f"#{q} {trace.tokens[q]}")
     try:
-        vectors = _query_key(cache_key, layer, head, bundle, text)
+        vectors = _query_keys(cache_key, layer, bundle, text)[head]
     except (ValueError, IndexError) as exc:  # InputError is a ValueError: a model without q/k
         st.info(str(exc))
         return
