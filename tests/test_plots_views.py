@@ -204,3 +204,25 @@ def test_titles_start_below_the_toolbar_strip():
     assert fig.layout.height == 400 + fig.layout.margin.t - 40  # the plot area keeps its height
     bare = leave_room_for_toolbar(go.Figure(layout=dict(height=300, margin=dict(t=10))))
     assert bare.layout.margin.t == 10 and bare.layout.height == 300  # no title: nothing moves
+
+
+@pytest.mark.parametrize("n_keys, kind", [(6, "bar"), (300, "scatter")])
+def test_query_key_scores_and_weights_match_the_vectors(n_keys, kind):
+    """The score and weight panels carry q·k/√d and its softmax for every key: bars for a short text,
+    one step line each for a long one (a causal model's hidden keys are gaps or grey zero bars)."""
+    from attnviz.bundles.query_key import QueryKey
+    from attnviz.plots import qk as plots_qk
+    rng = np.random.default_rng(1)
+    q, k = rng.normal(size=(n_keys, 8)).astype(np.float32), rng.normal(size=(n_keys, 8)).astype(np.float32)
+    vectors = QueryKey(q=q, k=k, tokens=[f"t{i}" for i in range(n_keys)], layer=0, head=0, causal=True)
+    query = n_keys // 2
+    fig = plots_qk.query_key_figure(vectors, query)
+    score_trace, weight_trace = fig.data[3], fig.data[4]
+    assert score_trace.type == weight_trace.type == kind
+    expected = k[: query + 1] @ q[query] / np.sqrt(8)
+    np.testing.assert_allclose(np.asarray(score_trace.x, dtype=float)[: query + 1], expected, rtol=1e-5)
+    softmax = np.exp(expected - expected.max()) / np.exp(expected - expected.max()).sum()
+    np.testing.assert_allclose(np.asarray(weight_trace.x, dtype=float)[: query + 1], softmax, rtol=1e-5)
+    assert np.asarray(weight_trace.x, dtype=float).sum() == pytest.approx(1.0)
+    hidden = np.asarray(score_trace.x, dtype=float)[query + 1:]
+    assert (np.isnan(hidden) if kind == "scatter" else hidden == 0).all()

@@ -12,6 +12,7 @@ from attnviz.bundles.query_key import QueryKey
 VECTOR_SCALE = "RdBu_r"
 # plotly gives subplot titles to the cells that exist (None cells take none), row by row
 PANEL_TITLES = ("query q", "keys k", "q ⊙ k", "q·k / √d", "softmax")
+MAX_BARS = 128  # more keys than this: the score and weight panels are one step line each, not a bar per key
 
 
 def query_key_figure(qk: QueryKey, query: int) -> go.Figure:
@@ -38,11 +39,15 @@ def query_key_figure(qk: QueryKey, query: int) -> go.Figure:
     fig.add_heatmap(z=product, y=keys, colorscale=VECTOR_SCALE, zmid=0.0, zmin=-product_limit,
                     zmax=product_limit, showscale=False, row=2, col=2,
                     hovertemplate="%{y}: q[%{x}]·k[%{x}] = %{z:.3f}<extra></extra>")
-    fig.add_bar(x=np.where(visible, scores, 0.0), y=keys, orientation="h", row=2, col=3, showlegend=False,
-                marker_color=["#1f77b4" if v else "#cccccc" for v in visible],
-                hovertemplate="%{y}: score %{x:.3f}<extra></extra>")
-    fig.add_bar(x=pattern, y=keys, orientation="h", row=2, col=4, showlegend=False, marker_color="#08519c",
-                hovertemplate="%{y}: weight %{x:.4f}<extra></extra>")
+    if n_keys <= MAX_BARS:
+        fig.add_bar(x=np.where(visible, scores, 0.0), y=keys, orientation="h", row=2, col=3, showlegend=False,
+                    marker_color=["#1f77b4" if v else "#cccccc" for v in visible],
+                    hovertemplate="%{y}: score %{x:.3f}<extra></extra>")
+        fig.add_bar(x=pattern, y=keys, orientation="h", row=2, col=4, showlegend=False, marker_color="#08519c",
+                    hovertemplate="%{y}: weight %{x:.4f}<extra></extra>")
+    else:  # one SVG path per panel instead of a shape per key: a browser redraws 512 keys ~fast
+        _step_line(fig, np.where(visible, scores, np.nan), keys, "#1f77b4", "score %{x:.3f}", col=3)
+        _step_line(fig, pattern, keys, "#08519c", "weight %{x:.4f}", col=4)
     shown = [keys[i] for i in _thin(n_keys, MAX_TICK_LABELS)]
     fig.update_yaxes(type="category", autorange="reversed", tickmode="array", tickvals=shown, row=2, col=1)
     fig.update_yaxes(type="category", row=1, col=1)
@@ -52,3 +57,10 @@ def query_key_figure(qk: QueryKey, query: int) -> go.Figure:
     title = (f"Layer {qk.layer}, head {qk.head}: how {_token_label(qk.tokens[query])} (#{query}) "
              f"scores every key ({d_head} dimensions)")
     return _finish(fig, title, int(np.clip(200 + 16 * n_keys, 420, 1400)))
+
+
+def _step_line(fig: go.Figure, values: np.ndarray, keys: list[str], colour: str, hover: str, col: int) -> None:
+    """Values per key as a filled step line from 0 (looks like bars; NaN leaves a gap: a hidden key)."""
+    fig.add_scatter(x=values, y=keys, mode="lines", line=dict(color=colour, width=1, shape="hvh"),
+                    fill="tozerox", showlegend=False, connectgaps=False, row=2, col=col,
+                    hovertemplate=f"%{{y}}: {hover}<extra></extra>")
