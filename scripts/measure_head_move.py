@@ -1,0 +1,85 @@
+"""How long a head move takes in the explorer, in a real Chromium: the median of several moves of the
+Head slider, each timed by the page's own clock (a MutationObserver from the key press until the new
+head's title is drawn and the script is idle), as tests/test_browser_views.py times one move.
+
+    .venv/bin/python scripts/measure_head_move.py [--words 600] [--moves 8] [--views]
+
+--views turns on the line and query/key views. MiniLM reads at most 512 tokens. Needs Chromium (see
+README: $CHROMIUM or `chromium` on the PATH). Take the numbers on a quiet machine and say its load.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+import urllib.parse
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+WORDS = ("the film was a quiet surprise with warm acting and a clever story about two old friends who "
+         "travel across the country to find a lost dog while the music keeps the mood light").split()
+
+# records the script state's changes and when the title `window.__want` first shows
+PROBE = """want => {
+    if (window.__probe) window.__probe.disconnect();
+    const app = document.querySelector('[data-testid="stApp"]');
+    const start = performance.now();
+    window.__states = []; window.__titleAt = null; let last = null;
+    const observer = new MutationObserver(() => {
+        const state = app.getAttribute('data-test-script-state');
+        if (state !== last) { window.__states.push([state, performance.now() - start]); last = state; }
+        const titled = [...document.querySelectorAll('.js-plotly-plot .gtitle')]
+            .some(t => t.textContent.trim().startsWith(want));
+        if (titled && window.__titleAt === null) window.__titleAt = performance.now() - start;
+    });
+    window.__probe = observer;
+    observer.observe(document.body, {subtree: true, childList: true, attributes: true, characterData: true});
+}"""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--words", type=int, default=600, help="words in the text (MiniLM keeps 512 tokens)")
+    parser.add_argument("--moves", type=int, default=8, help="head moves to time")
+    parser.add_argument("--views", action="store_true", help="with the line and query/key views on")
+    args = parser.parse_args()
+
+    from browser_support import serve_app, settle
+    from chromium import find_chromium
+    from playwright.sync_api import sync_playwright
+
+    text = " ".join((WORDS * (args.words // len(WORDS) + 1))[: args.words])
+    query = {"model": "all-MiniLM-L6-v2", "text": text, **({"lines": "1", "qk": "1"} if args.views else {})}
+    env = dict(os.environ, ATTNVIZ_REQUIRE_BROWSER="1")
+    with serve_app(env, "measure-head-move.log") as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(find_chromium()))
+        page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+        page.set_default_timeout(120_000)
+        page.goto(f"{url}/explorer?" + urllib.parse.urlencode(query))
+        settle(page)
+        seconds = []
+        for move in range(args.moves):
+            head = 1 if move % 2 == 0 else 0  # back and forth between heads 0 and 1
+            slider = page.get_by_role("slider").nth(1)  # Layer, Head
+            slider.focus()
+            page.evaluate(PROBE, f"Layer 0, head {head}")
+            slider.press("ArrowRight" if head == 1 else "ArrowLeft")
+            page.wait_for_function("""() => window.__titleAt !== null && window.__states.length > 1
+                && window.__states[window.__states.length - 1][0] !== 'running'""")
+            time.sleep(0.5)
+            states = page.evaluate("window.__states")
+            seconds.append(max(page.evaluate("window.__titleAt"), states[-1][1]) / 1000)
+        browser.close()
+    load = os.getloadavg()[0]
+    print(f"{args.words} words{' with the line and query/key views' if args.views else ''}, load {load:.1f}: "
+          f"head move median {statistics.median(seconds):.2f} s, range {min(seconds):.2f}-{max(seconds):.2f} s "
+          f"over {len(seconds)} moves")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
