@@ -4,13 +4,17 @@ head's title is drawn and the script is idle), as tests/test_browser_views.py ti
 
     .venv/bin/python scripts/measure_head_move.py [--words 600] [--moves 8] [--views]
 
---views turns on the line and query/key views. MiniLM reads at most 512 tokens. Needs Chromium (see
+--views turns on the line and query/key views. MiniLM reads at most 512 tokens. --bare times the same
+move on a bare Streamlit page (one fragment: a Head slider and one small heatmap), Streamlit's own floor. Needs Chromium (see
 README: $CHROMIUM or `chromium` on the PATH). Take the numbers on a quiet machine and say its load.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import subprocess
+import tempfile
 import statistics
 import sys
 import time
@@ -41,11 +45,55 @@ PROBE = """want => {
 }"""
 
 
+BARE_APP = """import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+st.title("A bare fragment")
+
+
+@st.fragment
+def head_view():
+    head = st.slider("Layer", 0, 5, key="layer") * 0 + st.slider("Head", 0, 11, key="head")
+    z = np.random.default_rng(head).random((28, 28))
+    st.plotly_chart(go.Figure(go.Heatmap(z=z), layout=dict(title=f"Layer 0, head {head}")), key="head_chart")
+
+
+head_view()
+"""
+
+
+@contextlib.contextmanager
+def serve_bare():
+    """The bare page on a free port (the same way browser_support.serve_app starts app.py)."""
+    from browser_support import _free_port, _healthy
+
+    with tempfile.TemporaryDirectory() as folder:
+        app = Path(folder) / "bare.py"
+        app.write_text(BARE_APP)
+        port = _free_port()
+        process = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
+                                    "--server.headless", "true", "--server.address", "127.0.0.1"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while not _healthy(url):
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("the bare Streamlit page did not start")
+                time.sleep(0.25)
+            yield url
+        finally:
+            process.terminate()
+            process.wait(timeout=15)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--words", type=int, default=600, help="words in the text (MiniLM keeps 512 tokens)")
     parser.add_argument("--moves", type=int, default=8, help="head moves to time")
     parser.add_argument("--views", action="store_true", help="with the line and query/key views on")
+    parser.add_argument("--bare", action="store_true", help="a bare Streamlit page instead of the explorer")
     args = parser.parse_args()
 
     from browser_support import serve_app, settle
@@ -55,12 +103,16 @@ def main() -> int:
     text = " ".join((WORDS * (args.words // len(WORDS) + 1))[: args.words])
     query = {"model": "all-MiniLM-L6-v2", "text": text, **({"lines": "1", "qk": "1"} if args.views else {})}
     env = dict(os.environ, ATTNVIZ_REQUIRE_BROWSER="1")
-    with serve_app(env, "measure-head-move.log") as url, sync_playwright() as playwright:
+    server = serve_bare() if args.bare else serve_app(env, "measure-head-move.log")
+    with server as url, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(find_chromium()))
         page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
         page.set_default_timeout(120_000)
-        page.goto(f"{url}/explorer?" + urllib.parse.urlencode(query))
-        settle(page)
+        page.goto(url if args.bare else f"{url}/explorer?" + urllib.parse.urlencode(query))
+        page.wait_for_selector(".js-plotly-plot .gtitle")
+        if not args.bare:
+            settle(page)
+        time.sleep(1)
         seconds = []
         for move in range(args.moves):
             head = 1 if move % 2 == 0 else 0  # back and forth between heads 0 and 1
@@ -68,14 +120,16 @@ def main() -> int:
             slider.focus()
             page.evaluate(PROBE, f"Layer 0, head {head}")
             slider.press("ArrowRight" if head == 1 else "ArrowLeft")
-            page.wait_for_function("""() => window.__titleAt !== null && window.__states.length > 1
+            page.wait_for_function("""() => window.__titleAt !== null && window.__states.length > 0
                 && window.__states[window.__states.length - 1][0] !== 'running'""")
             time.sleep(0.5)
             states = page.evaluate("window.__states")
             seconds.append(max(page.evaluate("window.__titleAt"), states[-1][1]) / 1000)
         browser.close()
     load = os.getloadavg()[0]
-    print(f"{args.words} words{' with the line and query/key views' if args.views else ''}, load {load:.1f}: "
+    what = "a bare Streamlit fragment" if args.bare else f"{args.words} words" + (
+        " with the line and query/key views" if args.views else "")
+    print(f"{what}, load {load:.1f}: "
           f"head move median {statistics.median(seconds):.2f} s, range {min(seconds):.2f}-{max(seconds):.2f} s "
           f"over {len(seconds)} moves")
     return 0
