@@ -48,11 +48,9 @@ def _add_train(sub) -> None:
     g.add_argument("--heads", type=int, default=4, help="attention heads per layer (must divide --d-model)")
     g.add_argument("--layers", type=int, default=2, help="transformer blocks")
     g.add_argument("--d-ff", type=int, default=512, help="width of the feed-forward layer")
-    g.add_argument("--max-len", type=int, default=None,
-                   help="context length in tokens (default 128); with --init <lm checkpoint> with sinusoidal "
-                   "positions, a longer context to train it on")
-    g.add_argument("--dropout", type=float, default=None,
-                   help="dropout rate while training (default 0.1); with --init <checkpoint>, replaces its own")
+    g.add_argument("--max-len", type=int, help="context length in tokens (default 128; with --init <checkpoint>: "
+                   "a longer one, for sinusoidal positions)")
+    g.add_argument("--dropout", type=float, help="dropout rate (default 0.1; replaces an --init checkpoint's own)")
     g.add_argument("--positional", choices=["sinusoidal", "learned"], default="sinusoidal",
                    help="how positions are encoded")
     g.add_argument("--norm-first", action="store_true", help="pre-norm blocks (default: post-norm, as in the paper)")
@@ -186,8 +184,7 @@ def _job_spec(args: argparse.Namespace, argv: list[str]) -> JobSpec:
                          eval_limit=args.eval_limit)
     shape = ModelShape(d_model=args.d_model, n_heads=args.heads, n_layers=args.layers, d_ff=args.d_ff,
                        max_len=args.max_len or 128, dropout=0.1 if args.dropout is None else args.dropout,
-                       positional=args.positional,
-                       norm_first=args.norm_first)
+                       positional=args.positional, norm_first=args.norm_first)
     dev_from_root = bool(args.train_file) and not args.dev
     train_file = train_file or args.train_file
     return JobSpec(task=args.task, out=str(out), train=config, shape=shape,
