@@ -98,8 +98,8 @@ def hf_query_keys(bundle, text: str, layer: int) -> list[QueryKey]:
         for handle in handles:
             handle.remove()
     d_head = caught["q"].shape[-1] // bundle.n_heads
-    # (1, T, H * d_head) -> (H, T, d_head)
-    q, k = (caught[n][0].view(-1, bundle.n_heads, d_head).transpose(0, 1).float().cpu().numpy() for n in ("q", "k"))
+    q, k = (caught[n][0].view(-1, bundle.n_heads, d_head).transpose(0, 1).float().cpu().numpy()
+            for n in ("q", "k"))  # (1, T, H * d_head) -> (H, T, d_head) each
     return [QueryKey(list(encoded.tokens), q[h], k[h], bundle.causal, layer, h) for h in range(bundle.n_heads)]
 
 

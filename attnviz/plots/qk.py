@@ -45,7 +45,7 @@ def query_key_figure(qk: QueryKey, query: int) -> go.Figure:
                     hovertemplate="%{y}: score %{x:.3f}<extra></extra>")
         fig.add_bar(x=pattern, y=keys, orientation="h", row=2, col=4, showlegend=False, marker_color="#08519c",
                     hovertemplate="%{y}: weight %{x:.4f}<extra></extra>")
-    else:  # one SVG path per panel instead of a shape per key: a browser redraws 512 keys ~fast
+    else:  # one SVG path per panel instead of a shape per key: far less for the browser to redraw
         _step_line(fig, np.where(visible, scores, np.nan), keys, "#1f77b4", "score %{x:.3f}", col=3)
         _step_line(fig, pattern, keys, "#08519c", "weight %{x:.4f}", col=4)
     shown = [keys[i] for i in _thin(n_keys, MAX_TICK_LABELS)]
