@@ -19,7 +19,9 @@ def test_faithfulness_page_scores_the_methods(page, server):
     settle(page)
     assert not problems(page), problems(page)
     for key in ("faith_bars", "faith_curves"):
-        assert page.locator(f".st-key-{key} .js-plotly-plot").count() == 1, key
+        chart = page.locator(f".st-key-{key} .js-plotly-plot")
+        chart.first.wait_for()  # plotly draws after the script is idle (its code loads on first use)
+        assert chart.count() == 1, key
     text = page.locator('[data-testid="stMain"]').inner_text()
     assert "random" in text.lower() and "Seconds per sentence" in text
     shoot(page, "faithfulness_page")
@@ -34,6 +36,7 @@ def test_minimal_pairs_shows_both_patching_heatmaps(page, server):
     assert not problems(page), problems(page)
     for key in ("pairs_patch_residual", "pairs_patch_heads"):
         chart = page.locator(f".st-key-{key} .js-plotly-plot")
+        chart.first.wait_for()
         assert chart.count() == 1, key
         hover = chart.evaluate("el => el.data[0].text.flat().join(' ')")  # the cells' hover values
         assert "restored" in hover, hover[:200]
@@ -41,5 +44,6 @@ def test_minimal_pairs_shows_both_patching_heatmaps(page, server):
     text = page.locator('[data-testid="stMain"]').inner_text()
     assert "Sentence B is run again with one site taken from sentence A" in text
     assert "A:" in text and "B:" in text  # both predictions
+    page.locator(".st-key-pairs_heads .js-plotly-plot").first.wait_for()
     assert page.locator(".st-key-pairs_heads .js-plotly-plot").count() == 1
     shoot(page, "minimal_pairs_patching")

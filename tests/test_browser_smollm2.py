@@ -42,4 +42,5 @@ def test_prepared_decoder_explorer_and_generation(page, server):
     settle(page)
     shoot(page, "generation-smollm2-tiny")
     assert problems(page) == []
+    page.locator(".js-plotly-plot").nth(1).wait_for()
     assert page.locator(".js-plotly-plot").count() >= 2  # the candidates and the causal attention
