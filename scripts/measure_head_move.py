@@ -1,6 +1,7 @@
 """How long a head move takes in the explorer, in a real Chromium: the median of several moves of the
-Head slider, each timed by the page's own clock (a MutationObserver from the key press until the new
-head's title is drawn and the script is idle), as tests/test_browser_views.py times one move.
+Head slider, each timed by the page's own clock (browser_support.timed_action: from the key press until
+the new head's title is drawn, the script is idle and two frames are painted), as
+tests/test_browser_views.py times one move.
 
     .venv/bin/python scripts/measure_head_move.py [--words 600] [--moves 8] [--views]
 
@@ -26,24 +27,6 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 WORDS = ("the film was a quiet surprise with warm acting and a clever story about two old friends who "
          "travel across the country to find a lost dog while the music keeps the mood light").split()
-
-# records the script state's changes and when the title `window.__want` first shows
-PROBE = """want => {
-    if (window.__probe) window.__probe.disconnect();
-    const app = document.querySelector('[data-testid="stApp"]');
-    const start = performance.now();
-    window.__states = []; window.__titleAt = null; let last = null;
-    const observer = new MutationObserver(() => {
-        const state = app.getAttribute('data-test-script-state');
-        if (state !== last) { window.__states.push([state, performance.now() - start]); last = state; }
-        const titled = [...document.querySelectorAll('.js-plotly-plot .gtitle')]
-            .some(t => t.textContent.trim().startsWith(want));
-        if (titled && window.__titleAt === null) window.__titleAt = performance.now() - start;
-    });
-    window.__probe = observer;
-    observer.observe(document.body, {subtree: true, childList: true, attributes: true, characterData: true});
-}"""
-
 
 BARE_APP = """import numpy as np
 import plotly.graph_objects as go
@@ -96,7 +79,7 @@ def main() -> int:
     parser.add_argument("--bare", action="store_true", help="a bare Streamlit page instead of the explorer")
     args = parser.parse_args()
 
-    from browser_support import serve_app, settle
+    from browser_support import serve_app, settle, timed_action
     from chromium import find_chromium
     from playwright.sync_api import sync_playwright
 
@@ -118,13 +101,11 @@ def main() -> int:
             head = 1 if move % 2 == 0 else 0  # back and forth between heads 0 and 1
             slider = page.get_by_role("slider").nth(1)  # Layer, Head
             slider.focus()
-            page.evaluate(PROBE, f"Layer 0, head {head}")
-            slider.press("ArrowRight" if head == 1 else "ArrowLeft")
-            page.wait_for_function("""() => window.__titleAt !== null && window.__states.length > 0
-                && window.__states[window.__states.length - 1][0] !== 'running'""")
+            title = f"Layer 0, head {head}"
+            shown = ("[...document.querySelectorAll('.js-plotly-plot .gtitle')]"
+                     f".some(t => t.textContent.trim().startsWith('{title}'))")
+            seconds.append(timed_action(page, lambda: slider.press("ArrowRight" if head else "ArrowLeft"), shown))
             time.sleep(0.5)
-            states = page.evaluate("window.__states")
-            seconds.append(max(page.evaluate("window.__titleAt"), states[-1][1]) / 1000)
         browser.close()
     load = os.getloadavg()[0]
     what = "a bare Streamlit fragment" if args.bare else f"{args.words} words" + (
