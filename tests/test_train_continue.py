@@ -19,6 +19,19 @@ def lm_spec(out, **changes) -> JobSpec:
     return JobSpec(**{**fields, **changes})
 
 
+def continue_frozen(first_run, out, **changes):
+    """Train `first_run` further at a rate of 1e-30 (so the weights stay where they were); the result."""
+    train = TrainConfig(task="lm", max_steps=2, batch_size=4, lr=1e-30, schedule="constant", warmup_steps=0,
+                        weight_decay=0.0, device="cpu", precision="fp32")
+    run_job(lm_spec(out, init=str(first_run), train=train, **changes), train_data=TEXT, dev_data=TEXT[:200])
+    return attnviz.load(out)
+
+
+def assert_same_weights(before, after) -> None:
+    for (name, a), (_, b) in zip(before.model.state_dict().items(), after.model.state_dict().items()):
+        assert torch.allclose(a, b, atol=1e-6), name
+
+
 @pytest.fixture(scope="module")
 def first_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("continue") / "first"
@@ -28,16 +41,11 @@ def first_run(tmp_path_factory):
 
 def test_continuing_keeps_the_shape_and_starts_from_the_weights(first_run, tmp_path):
     before = attnviz.load(first_run)
-    frozen = lm_spec(tmp_path / "second", init=str(first_run),
-                     shape=ModelShape(d_model=64, n_heads=4, n_layers=3),  # ignored: the checkpoint's shape is kept
-                     train=TrainConfig(task="lm", max_steps=2, batch_size=4, lr=1e-30, schedule="constant",
-                                       warmup_steps=0, weight_decay=0.0, device="cpu", precision="fp32"))
-    run_job(frozen, train_data=TEXT, dev_data=TEXT[:200])
-    after = attnviz.load(tmp_path / "second")
+    after = continue_frozen(first_run, tmp_path / "second",
+                            shape=ModelShape(d_model=64, n_heads=4, n_layers=3))  # ignored: the checkpoint's is kept
     assert after.config == before.config
     assert after.tokenizer.vocab_size == before.tokenizer.vocab_size
-    for (name, a), (_, b) in zip(before.model.state_dict().items(), after.model.state_dict().items()):
-        assert torch.allclose(a, b, atol=1e-6), name  # a rate of 1e-30 leaves the weights where they were
+    assert_same_weights(before, after)
     assert after.model.config.n_layers == 1
 
 
@@ -56,11 +64,7 @@ def test_a_checkpoint_of_another_task_is_refused(first_run, tmp_path):
 
 def test_a_longer_context_keeps_the_weights_and_the_predictions_on_short_text(first_run, tmp_path):
     before = attnviz.load(first_run)
-    frozen = lm_spec(tmp_path / "longer", init=str(first_run), longer_context=32,
-                     train=TrainConfig(task="lm", max_steps=2, batch_size=4, lr=1e-30, schedule="constant",
-                                       warmup_steps=0, weight_decay=0.0, device="cpu", precision="fp32"))
-    run_job(frozen, train_data=TEXT, dev_data=TEXT[:200])
-    after = attnviz.load(tmp_path / "longer")
+    after = continue_frozen(first_run, tmp_path / "longer", longer_context=32)
     assert after.model.config.max_len == 32 and before.model.config.max_len == 16
     ids = torch.tensor([before.tokenizer.encode(TEXT[:16]).ids])
     with torch.no_grad():
@@ -80,11 +84,6 @@ def test_a_longer_context_is_refused_for_learned_positions(tmp_path):
 
 def test_a_new_dropout_rate_is_taken_and_the_weights_kept(first_run, tmp_path):
     before = attnviz.load(first_run)
-    frozen = lm_spec(tmp_path / "dropout", init=str(first_run), continue_dropout=0.3,
-                     train=TrainConfig(task="lm", max_steps=2, batch_size=4, lr=1e-30, schedule="constant",
-                                       warmup_steps=0, weight_decay=0.0, device="cpu", precision="fp32"))
-    run_job(frozen, train_data=TEXT, dev_data=TEXT[:200])
-    after = attnviz.load(tmp_path / "dropout")
+    after = continue_frozen(first_run, tmp_path / "dropout", continue_dropout=0.3)
     assert after.model.config.dropout == 0.3 != before.model.config.dropout
-    for (name, a), (_, b) in zip(before.model.state_dict().items(), after.model.state_dict().items()):
-        assert torch.allclose(a, b, atol=1e-6), name
+    assert_same_weights(before, after)
