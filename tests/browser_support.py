@@ -128,34 +128,78 @@ def settle(tab, quiet_s: float = 1.0) -> float:
     raise AssertionError(f"the page did not settle within {SETTLE_TIMEOUT_MS // 1000} s")
 
 
-_ARM_TIMER = """done => {
-    // the page's own clock: from now until `done` holds and the script is idle, plus two frames (painted)
+_ARM_TIMER = """([done, synced]) => {
+    // the page's own clock: from now until `done` holds and the script is idle, plus two frames (painted);
+    // checked on every change of the page and every frame (changes inside a component's shadow root are
+    // not seen by the observer). With `synced`: also until the server has run after the action, gone
+    // idle and `synced` holds (a change drawn in the browser first, the server following).
     const app = document.querySelector('[data-testid="stApp"]');
     const start = performance.now();
     window.__attnvizElapsed = null;
+    window.__attnvizSynced = null;
     window.__attnvizRunning = null;  // when the script started: the part of the time spent before the server ran
     const isDone = new Function('return (' + done + ')');
+    const isSynced = synced ? new Function('return (' + synced + ')') : null;
+    const painted = (name) => requestAnimationFrame(() => requestAnimationFrame(() => {
+        window[name] = (performance.now() - start) / 1000; }));
+    let shown = false, syncing = false;
     const check = () => {
         const running = app.getAttribute('data-test-script-state') === 'running';
         if (running && window.__attnvizRunning === null) window.__attnvizRunning = (performance.now() - start) / 1000;
-        if (window.__attnvizElapsed !== null || running) return;
-        if (!isDone()) return;
-        observer.disconnect();
-        requestAnimationFrame(() => requestAnimationFrame(() => {
-            window.__attnvizElapsed = (performance.now() - start) / 1000; }));
+        if (!shown && !running && isDone()) { shown = true; painted('__attnvizElapsed'); }
+        if (!isSynced) return shown;
+        if (!syncing && shown && !running && window.__attnvizRunning !== null && isSynced()) {
+            syncing = true; painted('__attnvizSynced'); }
+        return syncing;
     };
     const observer = new MutationObserver(check);
+    const frame = () => { if (check()) observer.disconnect(); else requestAnimationFrame(frame); };
     observer.observe(document.body, {subtree: true, childList: true, attributes: true, characterData: true});
+    requestAnimationFrame(frame);
 }"""
 
 
 def timed_action(tab, action, done_js: str) -> float:
     """Seconds from `action()` until the JavaScript expression `done_js` holds on an idle, painted page,
-    timed by the browser itself (a MutationObserver), not by polling from here."""
-    tab.evaluate(_ARM_TIMER, done_js)
+    timed by the browser itself (a MutationObserver and every animation frame), not by polling from here."""
+    tab.evaluate(_ARM_TIMER, [done_js, None])
     action()
     tab.wait_for_function("window.__attnvizElapsed !== null")
     return float(tab.evaluate("window.__attnvizElapsed"))
+
+
+def timed_action_synced(tab, action, done_js: str, synced_js: str) -> tuple[float, float]:
+    """(seconds until `done_js` holds, painted; seconds until the server has also run after the action,
+    gone idle and `synced_js` holds, painted): for a change the browser draws before the server hears of it."""
+    tab.evaluate(_ARM_TIMER, [done_js, synced_js])
+    action()
+    tab.wait_for_function("window.__attnvizSynced !== null")
+    return float(tab.evaluate("window.__attnvizElapsed")), float(tab.evaluate("window.__attnvizSynced"))
+
+
+# JavaScript conditions for timed_action: what the explorer shows
+FLIPPER_JS = ("(window.__flipper && window.__flipper.isConnected ? window.__flipper : (window.__flipper = "
+              "[...document.querySelectorAll('div')].map(e => e.shadowRoot && e.shadowRoot.querySelector('.flipper'))"
+              ".find(Boolean)))")
+
+
+def plotly_title_js(prefix: str) -> str:
+    """A plotly chart's title starts with `prefix`."""
+    return ("[...document.querySelectorAll('.js-plotly-plot .gtitle')]"
+            f".some(t => t.textContent.trim().startsWith({prefix!r}))")
+
+
+def flipper_shows_js(layer: int, head: int) -> str:
+    """The head flipper (a long text) shows this head: its title and its picture, loaded."""
+    return (f"(f => !!f && f.querySelector('.head-title').textContent === 'Layer {layer}, head {head}' && "
+            "f.querySelector('.head img').complete && f.querySelector('.head img').naturalWidth > 0)("
+            + FLIPPER_JS + ")")
+
+
+def slider_shows_js(index: int, value: int) -> str:
+    """The index-th slider of the main area shows `value` (Layer 0, Head 1 in the explorer)."""
+    return ("([...document.querySelectorAll('[data-testid=\"stMain\"] [data-testid=\"stSliderThumbValue\"]')]"
+            f"[{index}] || {{}}).textContent === '{value}'")
 
 
 def open_page(tab, server: str, path: str) -> None:

@@ -79,6 +79,12 @@ def charts(at: AppTest) -> dict[str, dict]:
     return found
 
 
+def flippers(at: AppTest) -> dict[str, dict]:
+    """key -> data of every head flipper (a long text's grid and heads, attnviz/ui/head_flipper.py)."""
+    return {element.proto.id.rsplit("-", 1)[-1]: json.loads(element.proto.json)
+            for element in at.get("bidi_component") if element.proto.component_name == "attnviz_head_flipper"}
+
+
 def array(value) -> np.ndarray:
     """A plotly array from figure JSON: a plain list or a base64 typed array {dtype, bdata, shape}."""
     if isinstance(value, dict) and "bdata" in value:
@@ -337,13 +343,15 @@ def test_hard_inputs(page: str, name: str) -> None:
     at = open_page(page, **query)
     set_text(at, page, HARD_INPUTS[name])
     assert not at.exception, [e.value for e in at.exception]
-    assert at.error or charts(at) or at.dataframe, "neither a result nor a message"
+    assert at.error or charts(at) or flippers(at) or at.dataframe, "neither a result nor a message"
     for value, allow_html in texts(at):
         assert not UNESCAPED_SCRIPT.search(value), f"unescaped script tag in {value[:200]!r}"
         if allow_html:
             assert "<script" not in value.lower()
     for figure in charts(at).values():
         assert "<script" not in json.dumps(figure).lower()
+    # the flipper's tokens are data for head_flipper.js, which sets them as text, never as HTML
+    assert all(data["queries"] for data in flippers(at).values())
     if name == "long":
         assert any("cut" in i.value or "first" in i.value for i in at.info), [i.value for i in at.info]
         assert "text" not in at.query_params, "a 5,000-word text must not go into the URL"

@@ -13,7 +13,7 @@ import pytest
 
 import attnviz
 from attnviz.ui.explorer_view import offline_html
-from test_app import array, assert_clean, charts, minilm, open_page, texts
+from test_app import array, assert_clean, charts, flippers, minilm, open_page, texts
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 from bench_explorer import page_bytes, sentence  # noqa: E402
@@ -37,24 +37,55 @@ def click_grid(at, layer: int, head: int):
     return at._run(states)
 
 
+def pick_in_flipper(at, layer: int, head: int, nonce: str):
+    """What the browser sends when a head is picked in the head flipper: the component's state."""
+    flipper = next(e for e in at.get("bidi_component") if e.proto.component_name == "attnviz_head_flipper")
+    states = at._tree.get_widget_states()
+    state = states.widgets.add()
+    state.id = flipper.proto.id
+    state.json_value = json.dumps({"pick": {"layer": layer, "head": head, "nonce": nonce}})
+    return at._run(states)
+
+
 def test_500_pieces_stay_under_5_mb_also_after_a_head_move(minilm_bundle):
+    """A long text goes to the head flipper: the grid and every head of the layer as picture URLs (the
+    pictures themselves are fetched over HTTP), each head's top and the tokens; a few KB a rerun."""
     text = sentence(minilm_bundle, 1, 500)
     n_tokens = len(minilm_bundle.encode(text).tokens)
     assert n_tokens >= 480
     at = open_page("explorer", model=minilm(), text=text)
     assert_clean(at)
     assert page_bytes(at) <= MAX_PAGE_BYTES
-    head = charts(at)["explorer_head"]
-    assert head["data"][0]["type"] == "image"  # every weight a pixel of one picture
-    assert len(head["layout"]["xaxis"]["ticktext"]) <= 41  # thinned labels...
-    assert len(head["data"][1]["x"]) == -(-n_tokens // -(-n_tokens // 64))  # ...and a patch hover layer
-    grid = charts(at)["explorer_model_view"]
-    assert grid["data"][0]["type"] == "image" and len(grid["data"][0]["source"]) < 1_000_000
+    assert "explorer_head" not in charts(at) and "explorer_model_view" not in charts(at)
+    data = flippers(at)["explorer_flipper"]
+    assert (data["layer"], data["head"]) == (0, 0)
+    assert len(data["heads"]) == 12 and len(set(data["heads"])) == 12
+    assert all("/media/" in url and url.endswith(".png") for url in [data["grid"]["url"], *data["heads"]])
+    assert len(data["queries"]) == len(data["keys"]) == n_tokens
+    trace = minilm_bundle.trace(text)
+    assert np.allclose(data["tops"], trace.weights[0].max(axis=(1, 2)), atol=1e-5)
+    assert len(json.dumps(data)) < 50_000
     next(s for s in at.slider if s.label == "Head").set_value(7)
     at.run()
     assert_clean(at)
-    assert charts(at)["explorer_head"]["layout"]["title"]["text"] == "Layer 0, head 7"
+    assert flippers(at)["explorer_flipper"]["head"] == 7
+    assert at.query_params["head"] == "7"
     assert page_bytes(at) <= MAX_PAGE_BYTES
+
+
+def test_a_head_picked_in_the_flipper_moves_the_sliders_and_the_link(minilm_bundle):
+    at = open_page("explorer", model=minilm(), text=sentence(minilm_bundle, 1, 300))
+    assert_clean(at)
+    at = pick_in_flipper(at, 2, 9, "page-1")
+    assert_clean(at)
+    assert next(s for s in at.slider if s.label == "Layer").value == 2
+    assert next(s for s in at.slider if s.label == "Head").value == 9
+    assert at.query_params["layer"] == "2" and at.query_params["head"] == "9"
+    data = flippers(at)["explorer_flipper"]
+    assert (data["layer"], data["head"], data["nonce"]) == (2, 9, "page-1")  # the page knows it is heard
+    at = pick_in_flipper(at, 7, 99, "page-2")  # not a head of this model: ignored
+    assert_clean(at)
+    assert (flippers(at)["explorer_flipper"]["layer"], flippers(at)["explorer_flipper"]["head"]) == (2, 9)
 
 
 def test_clicking_a_head_in_the_grid_picks_and_outlines_it():

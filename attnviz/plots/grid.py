@@ -151,9 +151,9 @@ def picked_head(selection: object, n_layers: int, n_heads: int) -> tuple[int, in
     return None
 
 
-def _palette_png(levels: np.ndarray, scale: str) -> str:
+def png_bytes(levels: np.ndarray, scale: str) -> bytes:
     """A [rows, cols] uint8 array of colour levels (0..LEVELS-1 along `scale`, WHITE_INDEX white) as a
-    palette PNG data URI: one byte a pixel before compression, about a third of RGB's size."""
+    palette PNG: one byte a pixel before compression, about a third of RGB's size."""
     from PIL import Image
 
     palette = np.vstack([_colour_table(scale, levels=LEVELS),
@@ -162,10 +162,26 @@ def _palette_png(levels: np.ndarray, scale: str) -> str:
     image.putpalette(palette.ravel().tolist())
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", compress_level=1)  # fast: optimize=True took ~30x longer for ~5 % less
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return buffer.getvalue()
+
+
+def _palette_png(levels: np.ndarray, scale: str) -> str:
+    """`png_bytes` as a data URI (for a picture inside a plotly figure)."""
+    return "data:image/png;base64," + base64.b64encode(png_bytes(levels, scale)).decode("ascii")
+
+
+def palette_hex(scale: str = GRID_SCALE) -> list[str]:
+    """The LEVELS colours of a picture's palette as "#rrggbb", level 0 first (a picture's pixel colour
+    names its level: weight ~ level / (LEVELS - 1) x the picture's top)."""
+    return ["#%02x%02x%02x" % tuple(int(c) for c in row) for row in _colour_table(scale, levels=LEVELS)]
+
+
+def matrix_levels(matrix: np.ndarray, zmax: float = 1.0) -> np.ndarray:
+    """[rows, cols] weights -> uint8 colour levels 0..LEVELS-1 on the scale 0..zmax (rounded)."""
+    scaled = np.asarray(matrix, dtype=np.float32) / max(float(zmax), 1e-12) * (LEVELS - 1)
+    return np.clip(np.round(scaled), 0, LEVELS - 1).astype(np.uint8)
 
 
 def matrix_png(matrix: np.ndarray, zmax: float = 1.0, scale: str = GRID_SCALE) -> str:
     """One [rows, cols] matrix as a PNG data URI, one pixel per weight, coloured 0..zmax."""
-    levels = np.clip(np.round(np.asarray(matrix, dtype=np.float32) / zmax * (LEVELS - 1)), 0, LEVELS - 1).astype(np.uint8)
-    return _palette_png(levels, scale)
+    return _palette_png(matrix_levels(matrix, zmax), scale)

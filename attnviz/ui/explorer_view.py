@@ -3,10 +3,13 @@ its layer's mean, the line view, and an offline HTML file of what is shown.
 
 All of it is one `st.fragment`: moving the layer or head slider, or clicking a head in the grid,
 reruns only this part; the grid picture is cached, so only the outline and the one head are rebuilt.
+A long text (a head over 128 x 128 weights) is shown by the head flipper instead (head_flipper.py):
+the grid and every head of the layer as pictures in the browser, a head move drawn there at once.
 Layer and head live in the URL (?layer=&head=) and are read from it on open.
 """
 from __future__ import annotations
 
+import base64
 import re
 
 import plotly.graph_objects as go
@@ -16,6 +19,7 @@ from attnviz import plots
 
 from attnviz.plots.toolbar_room import leave_room_for_toolbar
 from attnviz.plots import grid as plots_grid
+from attnviz.plots import head_pictures
 from attnviz.plots.attention import is_picture
 
 from attnviz.plots import lines as plots_lines
@@ -23,6 +27,7 @@ from attnviz.plots import lines as plots_lines
 from attnviz.plots import qk as plots_qk
 from attnviz.trace import AttentionTrace
 from attnviz.ui.core import index_picker
+from attnviz.ui.head_flipper import head_flipper
 from attnviz.ui.url_state import seed_from_url, toggle_synced, url_set
 from attnviz.ui.views import plot
 
@@ -68,6 +73,13 @@ def offline_html(figures: list[go.Figure]) -> str:
             + "\n".join(parts) + "</body></html>")
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def _layer_pictures(cache_key: tuple, layer: int, _trace: AttentionTrace) -> head_pictures.LayerPictures:
+    """Every head of one layer as a PNG (a long text's head flipper), cached per trace and layer."""
+    del cache_key
+    return head_pictures.layer_pictures(_trace, layer)
+
+
 @st.fragment
 def explorer_views(trace: AttentionTrace, model_name: str, cache_key: tuple, prefix: str = "explorer",
                    bundle=None, text: str | None = None) -> None:
@@ -84,40 +96,15 @@ def explorer_views(trace: AttentionTrace, model_name: str, cache_key: tuple, pre
     if picture.pool > 1:
         st.caption(f"The grid pools {picture.pool} × {picture.pool} tokens into one pixel (their mean "
                    "weight) so all heads fit on screen, and colours each head from 0 to its own largest "
-                   "pooled weight (pooling averages the peaks away); the head below shows every token "
-                   "on the 0–1 scale.")
+                   "pooled weight (pooling averages the peaks away); the head below shows every token.")
     title = f"All heads: {plots._plain(trace.model_name)}" if trace.model_name else "All heads"
-    grid = plots_grid.grid_figure(picture, title, selected=(layer, head))
-    st.caption("Click a head in the grid to look at it closely below (it is outlined in red), or pick it with the "
-               "Layer and Head sliders there (easier on a phone, where the grid's heads are small).")
-    st.plotly_chart(leave_room_for_toolbar(grid), key=grid_key, theme=None, on_select=lambda: _on_grid_click(
-        grid_key, layer_key, head_key, trace.n_layers, trace.n_heads), selection_mode="points",
-        config={"displaylogo": False})
-
-    st.subheader("One head up close")
-    left, right = st.columns(2)
-    layer = index_picker("Layer", trace.n_layers, layer_key, left)
-    head = index_picker("Head", trace.n_heads, head_key, right)
+    long_text = is_picture(len(trace.query_tokens), len(trace.tokens))
+    if long_text:
+        layer, head = _long_text_views(trace, picture, title, layer_key, head_key, prefix, cache_key)
+    else:
+        _short_text_views(trace, picture, title, layer, head, layer_key, head_key, grid_key, prefix)
     url_set("layer", str(layer))
     url_set("head", str(head))
-    long_text = is_picture(len(trace.query_tokens), len(trace.tokens))
-    # a long text spreads each row's weight thin: colour 0..the head's own largest weight (its colour bar)
-    top = float(max(trace.head(layer, head).max(), 1e-6)) if long_text else 1.0
-    head_fig = plots.head_heatmap(trace, layer, head, zmax=top)
-    if long_text:  # full width, one pixel a weight
-        st.caption(f"A long text: the head is drawn as a picture, one pixel per weight, coloured from 0 to its "
-                   f"largest weight ({top:.3f}, see the colour bar); hovering names the tokens and the mean "
-                   "weight of a small patch. The exact numbers are in the downloads.")
-        plot(head_fig, key=f"{prefix}_head")
-        if st.toggle("The layer's mean over its heads", key=f"{prefix}_mean_on"):
-            mean = trace.mean_over_heads(layer)
-            plot(plots.mean_heatmap(trace, layer, zmax=float(max(mean.max(), 1e-6))), key=f"{prefix}_mean")
-    else:
-        head_col, mean_col = st.columns(2)
-        with head_col:
-            plot(head_fig, key=f"{prefix}_head")
-        with mean_col:
-            plot(plots.mean_heatmap(trace, layer), key=f"{prefix}_mean")
 
     # built only when asked for: both cost a figure (and q/k a forward pass) on every head move
     if toggle_synced(st, "Line view: each query joined to the keys it attends to", f"{prefix}_lines_on", "lines"):
@@ -130,11 +117,56 @@ def explorer_views(trace: AttentionTrace, model_name: str, cache_key: tuple, pre
             st.info("Query and key vectors are shown for the tokens as the model reads them: switch off "
                     "hiding special tokens and merging word pieces to see them.")
 
+    def offline_page() -> str:  # built only when the button is pressed
+        top = float(max(trace.head(layer, head).max(), 1e-6)) if long_text else 1.0
+        return offline_html([plots_grid.grid_figure(picture, title, selected=(layer, head)),
+                             plots.head_heatmap(trace, layer, head, zmax=top)])
+
     stem = re.sub(r"[^\w.-]+", "_", f"{prefix}_{trace.model_name}_L{layer}H{head}").strip("_")
-    st.download_button("This view, offline (HTML)", data=lambda: offline_html([grid, head_fig]),
-                       file_name=f"{stem}.html", mime="text/html", key=f"{prefix}_offline_html",
-                       on_click="ignore", help="the grid and the chosen head in one web page that works "
-                                               "without a network (plotly.js is inside, about 5 MB)")
+    st.download_button("This view, offline (HTML)", data=offline_page, file_name=f"{stem}.html", mime="text/html",
+                       key=f"{prefix}_offline_html", on_click="ignore",
+                       help="the grid and the chosen head in one web page that works without a network "
+                            "(plotly.js is inside, about 5 MB)")
+
+
+def _short_text_views(trace: AttentionTrace, picture: plots_grid.GridPicture, title: str, layer: int, head: int,
+                      layer_key: str, head_key: str, grid_key: str, prefix: str) -> None:
+    """The grid as a plotly chart (click a head), the Layer and Head sliders, the head and the layer mean."""
+    grid = plots_grid.grid_figure(picture, title, selected=(layer, head))
+    st.caption("Click a head in the grid to look at it closely below (it is outlined in red), or pick it with the "
+               "Layer and Head sliders there (easier on a phone, where the grid's heads are small).")
+    st.plotly_chart(leave_room_for_toolbar(grid), key=grid_key, theme=None, on_select=lambda: _on_grid_click(
+        grid_key, layer_key, head_key, trace.n_layers, trace.n_heads), selection_mode="points",
+        config={"displaylogo": False})
+    st.subheader("One head up close")
+    left, right = st.columns(2)
+    layer = index_picker("Layer", trace.n_layers, layer_key, left)
+    head = index_picker("Head", trace.n_heads, head_key, right)
+    head_col, mean_col = st.columns(2)
+    with head_col:
+        plot(plots.head_heatmap(trace, layer, head), key=f"{prefix}_head")
+    with mean_col:
+        plot(plots.mean_heatmap(trace, layer), key=f"{prefix}_mean")
+
+
+def _long_text_views(trace: AttentionTrace, picture: plots_grid.GridPicture, title: str, layer_key: str,
+                     head_key: str, prefix: str, cache_key: tuple) -> tuple[int, int]:
+    """A long text: the Layer and Head sliders, then the head flipper (the grid and every head of the
+    layer as pictures already in the browser: a head move draws at once), and the layer mean on request."""
+    st.caption("A long text: each head is a picture, one pixel per weight, coloured from 0 to the head's own "
+               "largest weight (its colour bar). Every head of the layer is already in your browser: click "
+               "one in the grid or a head button, or use ← → after clicking the pictures, and it is drawn "
+               "at once. The exact numbers are in the downloads.")
+    left, right = st.columns(2)
+    layer = index_picker("Layer", trace.n_layers, layer_key, left)
+    head = index_picker("Head", trace.n_heads, head_key, right)
+    grid_png = base64.b64decode(picture.source.split(",", 1)[1])
+    head_flipper(trace, picture, grid_png, _layer_pictures(cache_key, layer, trace), layer, head, title,
+                 layer_key, head_key, prefix)
+    if st.toggle("The layer's mean over its heads", key=f"{prefix}_mean_on"):
+        mean = trace.mean_over_heads(layer)
+        plot(plots.mean_heatmap(trace, layer, zmax=float(max(mean.max(), 1e-6))), key=f"{prefix}_mean")
+    return layer, head
 
 
 def line_view(trace: AttentionTrace, layer: int, head: int, prefix: str) -> None:
