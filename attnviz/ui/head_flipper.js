@@ -4,6 +4,7 @@
 // All text is set with textContent: tokens are never read as HTML.
 
 const KEY = "__attnvizFlipper";
+const GRID_MAX_PX = 1200;
 
 export default function (component) {
   const { parentElement, data, setStateValue } = component;
@@ -140,6 +141,8 @@ function makeFlipper(root) {
       }
     }
     find(".grid-title").textContent = data.title;
+    // a model of many layers would make the grid taller than a screen: at most GRID_MAX_PX tall
+    find(".grid").style.maxWidth = `${(GRID_MAX_PX * data.grid.width) / data.grid.height}px`;
     if (gridImage.getAttribute("src") !== data.grid.url) gridImage.src = data.grid.url;
     gridImage.alt = `all ${data.n_layers * data.n_heads} heads, one block each`;
     headImage.style.aspectRatio = `${data.keys.length} / ${data.queries.length}`;

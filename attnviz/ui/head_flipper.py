@@ -39,7 +39,7 @@ _HTML = """<div class="flipper" tabindex="0" aria-label="all heads and the chose
 
 _CSS = """
 .flipper { display: flex; flex-direction: column; gap: 0.4rem; outline: none; max-width: 860px; }
-.flipper:focus-visible { box-shadow: 0 0 0 2px #d6272866; border-radius: 4px; }
+.flipper:focus-visible { box-shadow: 0 0 0 2px #1f77b466; border-radius: 4px; }
 .grid-title, .head-title { font-weight: 600; font-size: 1.05rem; margin-top: 0.3rem; }
 .grid { position: relative; width: 100%; line-height: 0; }
 .grid img, .head img { width: 100%; display: block; image-rendering: pixelated; }
