@@ -128,6 +128,22 @@ function makeFlipper(root) {
         [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)).join(","), level]));
       find(".bar").style.background = `linear-gradient(to right, ${data.palette.join(", ")})`;
     }
+    const grid = find(".grid");
+    const labelled = `${data.grid.n_layers}x${data.grid.n_heads}`;
+    if (grid.dataset.labelled !== labelled) {  // L0.. beside the rows, H0.. over the columns
+      grid.dataset.labelled = labelled;
+      grid.querySelectorAll(".tick").forEach((t) => t.remove());
+      const g = data.grid;
+      const tick = (text, side, at) => {
+        const label = document.createElement("span");
+        label.className = `tick ${side}`;
+        label.textContent = text;
+        label.style[side === "top" ? "left" : "top"] = `${at}%`;
+        grid.appendChild(label);
+      };
+      for (let h = 0; h < g.n_heads; h++) tick(`H${h}`, "top", (100 * (h * (g.block_w + g.gap) + g.block_w / 2)) / g.width);
+      for (let l = 0; l < g.n_layers; l++) tick(`L${l}`, "left", (100 * (l * (g.block_h + g.gap) + g.block_h / 2)) / g.height);
+    }
     const row = find(".heads");
     if (row.querySelectorAll("button").length !== data.n_heads) {
       row.querySelectorAll("button").forEach((b) => b.remove());

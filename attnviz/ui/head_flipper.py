@@ -41,7 +41,10 @@ _CSS = """
 .flipper { display: flex; flex-direction: column; gap: 0.4rem; outline: none; max-width: 860px; }
 .flipper:focus-visible { box-shadow: 0 0 0 2px #1f77b466; border-radius: 4px; }
 .grid-title, .head-title { font-weight: 600; font-size: 1.05rem; margin-top: 0.3rem; }
-.grid { position: relative; width: 100%; line-height: 0; }
+.grid { position: relative; line-height: 0; margin: 1.1rem 0 0 1.9rem; }
+.tick { position: absolute; font-size: 0.7rem; line-height: 1; opacity: 0.7; white-space: nowrap; }
+.tick.top { top: -0.95rem; transform: translateX(-50%); }
+.tick.left { left: -1.8rem; transform: translateY(-50%); }
 .grid img, .head img { width: 100%; display: block; image-rendering: pixelated; }
 .grid img { cursor: pointer; }
 .outline { position: absolute; outline: 3px solid #d62728; outline-offset: 1px; pointer-events: none; }
