@@ -191,7 +191,10 @@ def _sentence(n_words: int) -> str:
 # issue 19's goals at 512 tokens (quiet 2-core machine), stretched by ATTNVIZ_SLOW_FACTOR on busy ones
 PAYLOAD_GOALS = {"received_bytes": 2_000_000, "head_move_received_bytes": 500_000}
 PAYLOAD_GOALS_WITH_VIEWS = {"received_bytes": 2_000_000}
-TIME_GOALS = {"submit_to_render_s": 1.5, "head_move_s": 0.4}
+# head_move_s: the new head drawn (by the head flipper, before the server hears of it); synced: the
+# server in step too (sliders, link; with the views on, the line and query/key views redrawn: ~0.8 s,
+# recorded but not held to the 0.6 s goal, see README)
+TIME_GOALS = {"submit_to_render_s": 1.5, "head_move_s": 0.4, "head_move_synced_s": 0.4}
 TIME_GOALS_WITH_VIEWS = {"submit_to_render_s": 2.0, "head_move_s": 0.6}
 # The time goals are checked only when ATTNVIZ_CHECK_TIME_GOALS=1 (on a quiet machine): the project keeps
 # timings out of pass/fail (they are recorded here and in the README); the payload goals always hold.
