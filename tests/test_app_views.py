@@ -58,7 +58,7 @@ def test_500_pieces_stay_under_5_mb_also_after_a_head_move(minilm_bundle):
     assert page_bytes(at) <= MAX_PAGE_BYTES
     assert "explorer_head" not in charts(at) and "explorer_model_view" not in charts(at)
     data = flippers(at)["explorer_flipper"]
-    assert (data["layer"], data["head"]) == (0, 0)
+    assert (data["layer"], data["head"]) == (0, 0) and data["title"] == "All heads: all-MiniLM-L6-v2"
     assert len(data["heads"]) == 12 and len(set(data["heads"])) == 12
     assert all("/media/" in url and url.endswith(".png") for url in [data["grid"]["url"], *data["heads"]])
     assert len(data["queries"]) == len(data["keys"]) == n_tokens

@@ -100,7 +100,7 @@ def explorer_views(trace: AttentionTrace, model_name: str, cache_key: tuple, pre
     title = f"All heads: {plots._plain(trace.model_name)}" if trace.model_name else "All heads"
     long_text = is_picture(len(trace.query_tokens), len(trace.tokens))
     if long_text:
-        layer, head = _long_text_views(trace, picture, title, layer_key, head_key, prefix, cache_key)
+        layer, head = _long_text_views(trace, picture, layer_key, head_key, prefix, cache_key)
     else:
         _short_text_views(trace, picture, title, layer, head, layer_key, head_key, grid_key, prefix)
     url_set("layer", str(layer))
@@ -149,8 +149,8 @@ def _short_text_views(trace: AttentionTrace, picture: plots_grid.GridPicture, ti
         plot(plots.mean_heatmap(trace, layer), key=f"{prefix}_mean")
 
 
-def _long_text_views(trace: AttentionTrace, picture: plots_grid.GridPicture, title: str, layer_key: str,
-                     head_key: str, prefix: str, cache_key: tuple) -> tuple[int, int]:
+def _long_text_views(trace: AttentionTrace, picture: plots_grid.GridPicture, layer_key: str, head_key: str,
+                     prefix: str, cache_key: tuple) -> tuple[int, int]:
     """A long text: the Layer and Head sliders, then the head flipper (the grid and every head of the
     layer as pictures already in the browser: a head move draws at once), and the layer mean on request."""
     st.caption("A long text: each head is a picture, one pixel per weight, coloured from 0 to the head's own "
@@ -161,7 +161,8 @@ def _long_text_views(trace: AttentionTrace, picture: plots_grid.GridPicture, tit
     layer = index_picker("Layer", trace.n_layers, layer_key, left)
     head = index_picker("Head", trace.n_heads, head_key, right)
     grid_png = base64.b64decode(picture.source.split(",", 1)[1])
-    head_flipper(trace, picture, grid_png, _layer_pictures(cache_key, layer, trace), layer, head, title,
+    plain_title = f"All heads: {trace.model_name}" if trace.model_name else "All heads"  # set as text, not HTML
+    head_flipper(trace, picture, grid_png, _layer_pictures(cache_key, layer, trace), layer, head, plain_title,
                  layer_key, head_key, prefix)
     if st.toggle("The layer's mean over its heads", key=f"{prefix}_mean_on"):
         mean = trace.mean_over_heads(layer)
