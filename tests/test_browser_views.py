@@ -15,7 +15,7 @@ import pytest
 import attnviz
 from attnviz.text.display import readable_token
 from attnviz.plots.attention import is_picture
-from browser_support import (ARTIFACTS, flipper_shows_js, open_page, plotly_title_js, problems, serve_app, settle, shoot,
+from browser_support import (ARTIFACTS, FLIPPER_JS, flipper_shows_js, open_page, plotly_title_js, problems, serve_app, settle, shoot,
                              slider_shows_js, slow_factor, timed_action, timed_action_synced)
 
 pytestmark = pytest.mark.browser
@@ -86,8 +86,9 @@ def test_clicking_a_head_in_the_grid_shows_it_below(page, server):
     assert "layer=2" in page.url and "head=7" in page.url
 
 
-def _flipper_title(page) -> str:
-    return page.locator(".flipper .head-title").inner_text()
+def flipper_data(page) -> dict:
+    """The head flipper's picture URLs as the page has them (the preloaded images, in head order)."""
+    return {"heads": page.evaluate("() => %s.__attnvizFlipper.data.heads" % FLIPPER_JS)}
 
 
 def test_a_long_text_switches_heads_in_the_browser_and_the_server_follows(page, server):
@@ -99,8 +100,15 @@ def test_a_long_text_switches_heads_in_the_browser_and_the_server_follows(page, 
     page.wait_for_function(flipper_shows_js(0, 0))
     settle(page)
     flipper = page.locator(".flipper")
-    flipper.locator(".heads button", has_text="5").click()
-    assert _flipper_title(page) == "Layer 0, head 5"  # drawn before the server has answered
+    # a click on head 5's button and a look in the same task of the page: no answer from the server
+    # can have come in between, so the head is drawn by the browser alone
+    seen = page.evaluate("""() => { const f = %s;
+        [...f.querySelectorAll('.heads button')][5].click();
+        return [f.querySelector('.head-title').textContent, f.querySelector('.head img').getAttribute('src'),
+                document.querySelectorAll('[data-testid="stMain"] [data-testid="stSliderThumbValue"]')[1].textContent];
+    }""" % FLIPPER_JS)
+    assert seen[0] == "Layer 0, head 5" and seen[2] == "0", seen
+    assert seen[1] == flipper_data(page)["heads"][5]
     page.wait_for_function(slider_shows_js(1, 5) + " && location.search.includes('head=5')")
     settle(page, quiet_s=0.5)
     flipper.press("ArrowDown")  # another layer: its pictures come from the server
