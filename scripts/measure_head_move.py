@@ -5,8 +5,8 @@ drawn, the script is idle and two frames are painted), as tests/test_browser_vie
     .venv/bin/python scripts/measure_head_move.py [--words 600] [--moves 8] [--views] [--slider]
 
 A long text (over 128 tokens) is shown by the head flipper: a move is the → key in it, drawn in the
-browser before the server hears of it; "synced" is until the server has also moved the Head slider
-(and redrawn any line and query/key views) and gone idle. --slider moves the Head slider instead (a
+browser (with --views, the line and query/key views too) before the server hears of it; "synced" is
+until the server has also moved the Head slider and gone idle. --slider moves the Head slider instead (a
 server round trip before anything is drawn). A short text moves the Head slider (plotly heatmaps).
 --views turns on the line and query/key views. MiniLM reads at most 512 tokens. --bare times a slider
 move on a bare Streamlit page (one fragment: a Head slider and one small heatmap), Streamlit's own
@@ -85,7 +85,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from browser_support import (flipper_shows_js, plotly_title_js, serve_app, settle, slider_shows_js,
-                                 timed_action, timed_action_synced)
+                                 timed_action, timed_action_synced, views_show_js)
     from chromium import find_chromium
     from playwright.sync_api import sync_playwright
 
@@ -112,6 +112,8 @@ def main() -> int:
             head = 1 if move % 2 == 0 else 0  # back and forth between heads 0 and 1
             key = "ArrowRight" if head else "ArrowLeft"
             shown = flipper_shows_js(0, head) if flipper else plotly_title_js(f"Layer 0, head {head}")
+            if flipper and args.views:  # the line and query/key views drawn for the new head too
+                shown += " && " + views_show_js(0, head)
             if flipper and not args.slider:
                 target = page.locator(".flipper")
                 target.focus()

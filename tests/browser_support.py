@@ -196,6 +196,15 @@ def flipper_shows_js(layer: int, head: int) -> str:
             + FLIPPER_JS + ")")
 
 
+VIEWS_JS = ("[...document.querySelectorAll('div')].map(e => e.shadowRoot && e.shadowRoot.querySelector('.views'))"
+            ".find(Boolean)")
+
+
+def views_show_js(layer: int, head: int) -> str:
+    """A long text's line and query/key views (layer_views.js) are drawn for this head."""
+    return f"(v => !!v && v.dataset.drawn === '{layer}.{head}')({VIEWS_JS})"
+
+
 def slider_shows_js(index: int, value: int) -> str:
     """The index-th slider of the main area shows `value` (Layer 0, Head 1 in the explorer)."""
     return ("([...document.querySelectorAll('[data-testid=\"stMain\"] [data-testid=\"stSliderThumbValue\"]')]"

@@ -88,6 +88,27 @@ def test_a_head_picked_in_the_flipper_moves_the_sliders_and_the_link(minilm_bund
     assert (flippers(at)["explorer_flipper"]["layer"], flippers(at)["explorer_flipper"]["head"]) == (2, 9)
 
 
+def test_a_long_texts_views_go_to_the_browser_with_every_head_of_the_layer(minilm_bundle):
+    """Past 128 tokens the line and query/key views are drawn by the page (layer_views.js) from the
+    layer's packed lines and q/k: no plotly figure for them, their controls still Streamlit widgets."""
+    at = open_page("explorer", model=minilm(), text=sentence(minilm_bundle, 1, 300), lines="1", qk="1",
+                   layer="2", head="4")
+    assert_clean(at)
+    views = next(json.loads(e.proto.json) for e in at.get("bidi_component")
+                 if e.proto.component_name == "attnviz_layer_views")
+    assert (views["layer"], views["head"]) == (2, 4)
+    assert "/media/" in views["lines"]["url"] and views["lines"]["extra"] == []
+    assert len(views["lines"]["cut"]) == 12 and views["qk"]["query"] == 0 and "/media/" in views["qk"]["url"]
+    assert "explorer_lines" not in charts(at) and "explorer_qk" not in charts(at)
+    at.selectbox(key=next(s.key for s in at.selectbox if s.label == "Query token")).set_value(5)
+    at.multiselect(key=next(m.key for m in at.multiselect if m.label.startswith("Other heads"))).set_value([1, 7])
+    at.run()
+    assert_clean(at)
+    views = next(json.loads(e.proto.json) for e in at.get("bidi_component")
+                 if e.proto.component_name == "attnviz_layer_views")
+    assert views["qk"]["query"] == 5 and views["lines"]["extra"] == [1, 7]
+
+
 def test_clicking_a_head_in_the_grid_picks_and_outlines_it():
     at = open_page("explorer", model=minilm(), text="The cat sat on the mat.")
     assert_clean(at)

@@ -10,13 +10,14 @@ import os
 import re
 import urllib.parse
 
+import numpy as np
 import pytest
 
 import attnviz
 from attnviz.text.display import readable_token
 from attnviz.plots.attention import is_picture
-from browser_support import (ARTIFACTS, FLIPPER_JS, flipper_shows_js, open_page, plotly_title_js, problems, serve_app, settle, shoot,
-                             slider_shows_js, slow_factor, timed_action, timed_action_synced)
+from browser_support import (ARTIFACTS, FLIPPER_JS, VIEWS_JS, flipper_shows_js, open_page, plotly_title_js, problems, serve_app, settle, shoot,
+                             slider_shows_js, slow_factor, timed_action, timed_action_synced, views_show_js)
 
 pytestmark = pytest.mark.browser
 
@@ -150,6 +151,39 @@ def test_a_long_text_switches_heads_in_the_browser_and_the_server_follows(page, 
     shoot(page, "views-flipper-300-phone")
 
 
+def test_a_long_texts_line_and_query_key_views_follow_the_flipper_in_the_browser(page, server):
+    """Issue 19: with both views on, a head picked in the flipper redraws the line view and the
+    query/key view before the server hears of it (checked without leaving the page's task for a
+    message); the page's softmax of q·k/√d is the model's own attention row, and the line view draws
+    the head's own lines."""
+    from attnviz.plots.layer_views import pack_lines, unpack_lines
+
+    text = _sentence(300)
+    open_page(page, server, link(text=text, lines="1", qk="1"))
+    page.wait_for_function(flipper_shows_js(0, 0) + " && " + views_show_js(0, 0))
+    settle(page)
+    seen = page.evaluate("""async () => { const f = %s, v = %s;
+        [...f.querySelectorAll('.heads button')][3].click();
+        for (let i = 0; i < 20; i++) await null;  // microtasks only: no message from the server in between
+        const state = v.__attnvizViews;
+        return {drawn: v.dataset.drawn, slider: document.querySelectorAll(
+                    '[data-testid="stMain"] [data-testid="stSliderThumbValue"]')[1].textContent,
+                lines: v.querySelector('.lines-title').textContent, qk: v.querySelector('.qk-title').textContent,
+                weights: state.weights, segments: [...v.querySelectorAll('path[data-head="3"]')]
+                    .map(p => (p.getAttribute('d').match(/M/g) || []).length).reduce((a, b) => a + b, 0)};
+    }""" % (FLIPPER_JS, VIEWS_JS))
+    assert seen["drawn"] == "0.3" and seen["slider"] == "0", seen["drawn"]
+    assert seen["lines"].endswith("layer 0, lines of head(s) 3") and seen["qk"].startswith("Layer 0, head 3: how")
+    trace = attnviz.load(MINILM).trace(text)
+    assert (seen["weights"]["head"], seen["weights"]["query"]) == (3, 0)
+    assert np.allclose(seen["weights"]["weights"], trace.weights[0, 3, 0], atol=2e-3)  # q, k in float16
+    assert seen["segments"] == len(unpack_lines(pack_lines(trace, 0))[3][0])
+    page.wait_for_function(slider_shows_js(1, 3))  # then the server follows
+    settle(page)
+    assert problems(page) == []
+    shoot(page, "views-browser-lines-qk-300")
+
+
 def test_line_and_query_key_views_follow_the_chosen_head(page, server):
     open_page(page, server, link(text="The animal did not cross the street.", layer="4", head="9"))
     wait_title(page, "Layer 4, head 9")
@@ -199,11 +233,10 @@ def _sentence(n_words: int) -> str:
 # issue 19's goals at 512 tokens (quiet 2-core machine), stretched by ATTNVIZ_SLOW_FACTOR on busy ones
 PAYLOAD_GOALS = {"received_bytes": 2_000_000, "head_move_received_bytes": 500_000}
 PAYLOAD_GOALS_WITH_VIEWS = {"received_bytes": 2_000_000}
-# head_move_s: the new head drawn (by the head flipper, before the server hears of it); synced: the
-# server in step too (sliders, link; with the views on, the line and query/key views redrawn: ~0.8 s,
-# recorded but not held to the 0.6 s goal, see README)
+# head_move_s: the new head drawn (by the head flipper and, with the views on, the line and query/key
+# views too, before the server hears of it); synced: the server in step as well (sliders, link)
 TIME_GOALS = {"submit_to_render_s": 1.5, "head_move_s": 0.4, "head_move_synced_s": 0.4}
-TIME_GOALS_WITH_VIEWS = {"submit_to_render_s": 2.0, "head_move_s": 0.6}
+TIME_GOALS_WITH_VIEWS = {"submit_to_render_s": 2.0, "head_move_s": 0.6, "head_move_synced_s": 0.6}
 # The time goals are checked only when ATTNVIZ_CHECK_TIME_GOALS=1 (on a quiet machine): the project keeps
 # timings out of pass/fail (they are recorded here and in the README); the payload goals always hold.
 CHECK_TIME_GOALS = os.environ.get("ATTNVIZ_CHECK_TIME_GOALS") == "1"
@@ -229,14 +262,16 @@ def _measure(page, server, text: str, n_tokens: int, query: dict[str, str]) -> d
     long_text = is_picture(n_tokens, n_tokens)
     counted = f"document.querySelector('[data-testid=\"stMain\"]').innerText.includes('sees them ({n_tokens})')"
     head_shown = flipper_shows_js if long_text else lambda layer, head: plotly_title_js(f"Layer {layer}, head {head}")
-    render_s = timed_action(page, lambda: box.press("Control+Enter"), counted + " && " + head_shown(0, 0))
+    drawn = head_shown(0, 0) + (" && " + views_show_js(0, 0) if long_text and query else "")
+    render_s = timed_action(page, lambda: box.press("Control+Enter"), counted + " && " + drawn)
     settle(page, quiet_s=0.5)
     text_bytes = sum(received)
     received.clear()
     if long_text:
         flipper = page.locator(".flipper")
         flipper.focus()
-        move_s, synced_s = timed_action_synced(page, lambda: flipper.press("ArrowRight"), head_shown(0, 1),
+        shown = head_shown(0, 1) + (" && " + views_show_js(0, 1) if query else "")
+        move_s, synced_s = timed_action_synced(page, lambda: flipper.press("ArrowRight"), shown,
                                                slider_shows_js(1, 1) + " && location.search.includes('head=1')")
     else:
         slider = page.get_by_role("slider").nth(1)  # Layer, Head in the explorer fragment

@@ -56,3 +56,34 @@ def test_the_browser_side_sets_tokens_as_text_only():
     for unsafe in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
         assert unsafe not in source, unsafe
     assert "textContent" in source
+
+
+def test_packed_lines_are_the_line_views_own_lines():
+    """The browser's line view reads the same lines as the plotly one draws (strongest_lines)."""
+    from attnviz.plots.layer_views import pack_lines, unpack_lines
+    from attnviz.plots.lines import strongest_lines
+
+    trace = _trace(60, seed=3)
+    for rows in (None, [7]):
+        heads = unpack_lines(pack_lines(trace, 1, rows, min_weight=0.05, max_lines=50))
+        assert len(heads) == trace.n_heads
+        for head, (queries, keys, weights) in enumerate(heads):
+            want_q, want_k, want_w, _ = strongest_lines(trace.weights[1, head], rows or list(range(60)), 0.05, 50)
+            assert np.array_equal(queries, want_q) and np.array_equal(keys, want_k)
+            assert np.allclose(weights, want_w)
+            assert np.allclose(weights, trace.weights[1, head][queries, keys])
+            assert len(weights) <= 50 and (weights >= 0.05).all()
+
+
+def test_packed_query_keys_hold_every_head_in_half_precision():
+    from attnviz.bundles.query_key import QueryKey
+    from attnviz.plots.layer_views import pack_query_keys
+
+    rng = np.random.default_rng(1)
+    vectors = [QueryKey([f"t{i}" for i in range(9)], rng.normal(size=(9, 4)), rng.normal(size=(9, 4)), True, 2, h)
+               for h in range(3)]
+    data = pack_query_keys(vectors)
+    assert list(np.frombuffer(data, "<u4", 4)) == [3, 9, 4, 1]  # heads, tokens, d_head, causal
+    halves = np.frombuffer(data, "<f2", offset=16).astype(np.float32).reshape(2, 3, 9, 4)
+    for h, v in enumerate(vectors):
+        assert np.allclose(halves[0, h], v.q, atol=2e-3) and np.allclose(halves[1, h], v.k, atol=2e-3)

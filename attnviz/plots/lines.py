@@ -27,6 +27,20 @@ def _band_segments(queries: np.ndarray, keys: np.ndarray) -> tuple[list, list]:
     return xs, ys
 
 
+def strongest_lines(weights: np.ndarray, rows: list[int], min_weight: float,
+                    max_lines: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    """The lines of one head's [query, key] weights from these query rows: (query positions, keys,
+    weights) of every weight >= min_weight, the strongest `max_lines` if there are more (then True)."""
+    chosen = weights[rows]  # (rows, K)
+    q_idx, k_idx = np.nonzero(chosen >= min_weight)
+    values = chosen[q_idx, k_idx]
+    cut = values.size > max_lines
+    if cut:
+        keep = np.argsort(values)[-max_lines:]
+        q_idx, k_idx, values = q_idx[keep], k_idx[keep], values[keep]
+    return np.asarray(rows)[q_idx], k_idx, values, cut
+
+
 def line_view(trace: AttentionTrace, layer: int, heads: list[int], query: int | None = None,
               min_weight: float = 0.05, max_lines: int = MAX_LINES) -> tuple[go.Figure, str | None]:
     """Lines from queries (left) to keys (right) for the given heads of one layer.
@@ -45,15 +59,10 @@ def line_view(trace: AttentionTrace, layer: int, heads: list[int], query: int | 
     per_head = max(1, max_lines // max(1, len(heads)))
     for head in heads:
         colour = HEAD_COLOURS[head % len(HEAD_COLOURS)]
-        weights = trace.weights[layer, head][rows]  # (rows, K)
-        q_idx, k_idx = np.nonzero(weights >= min_weight)
-        values = weights[q_idx, k_idx]
-        if values.size > per_head:
-            keep = np.argsort(values)[-per_head:]
-            q_idx, k_idx, values = q_idx[keep], k_idx[keep], values[keep]
+        q_pos, k_idx, values, cut = strongest_lines(trace.weights[layer, head], rows, min_weight, per_head)
+        if cut:
             note = (f"Only the {per_head:,} strongest lines of each head are drawn "
                     "(pick one query token to see all of its lines).")
-        q_pos = np.asarray(rows)[q_idx]
         low = min_weight
         for band, high in enumerate(WEIGHT_BANDS):
             inside = (values >= low) & (values < high)

@@ -20,6 +20,7 @@ from attnviz import plots
 from attnviz.plots.toolbar_room import leave_room_for_toolbar
 from attnviz.plots import grid as plots_grid
 from attnviz.plots import head_pictures
+from attnviz.plots.layer_views import pack_query_keys
 from attnviz.plots.attention import is_picture
 
 from attnviz.plots import lines as plots_lines
@@ -27,6 +28,7 @@ from attnviz.plots import lines as plots_lines
 from attnviz.plots import qk as plots_qk
 from attnviz.trace import AttentionTrace
 from attnviz.ui.core import index_picker
+from attnviz.ui import layer_views as browser_views
 from attnviz.ui.head_flipper import head_flipper
 from attnviz.ui.url_state import seed_from_url, toggle_synced, url_set
 from attnviz.ui.views import plot
@@ -106,16 +108,30 @@ def explorer_views(trace: AttentionTrace, model_name: str, cache_key: tuple, pre
     url_set("layer", str(layer))
     url_set("head", str(head))
 
-    # built only when asked for: both cost a figure (and q/k a forward pass) on every head move
+    # built only when asked for: both cost a figure (and q/k a forward pass); a long text's are drawn
+    # in the browser from every head of the layer (layer_views.py), so they follow the flipper at once
+    lines = qk = None
     if toggle_synced(st, "Line view: each query joined to the keys it attends to", f"{prefix}_lines_on", "lines"):
-        line_view(trace, layer, head, prefix)
+        if long_text:
+            extra, query = _line_controls(trace, head, prefix)
+            lines = browser_views.lines_spec(trace, layer, extra, query, cache_key, prefix)
+        else:
+            line_view(trace, layer, head, prefix)
     if bundle is not None and text and toggle_synced(
             st, "Query and key vectors: where the weights come from", f"{prefix}_qk_on", "qk"):
-        if trace.tokens == list(bundle.encode(text).tokens):
-            query_key_view(bundle, text, trace, layer, head, prefix, cache_key)
-        else:
+        if trace.tokens != list(bundle.encode(text).tokens):
             st.info("Query and key vectors are shown for the tokens as the model reads them: switch off "
                     "hiding special tokens and merging word pieces to see them.")
+        elif long_text:
+            query = _qk_query(trace, prefix)
+            try:
+                qk = browser_views.qk_spec(_packed_query_keys(cache_key, layer, bundle, text), query, prefix)
+            except (ValueError, IndexError) as exc:  # InputError is a ValueError: a model without q/k
+                st.info(str(exc))
+        else:
+            query_key_view(bundle, text, trace, layer, head, prefix, cache_key)
+    if lines or qk:
+        browser_views.layer_views(trace, layer, head, prefix, lines, qk)
 
     def offline_page() -> str:  # built only when the button is pressed
         top = float(max(trace.head(layer, head).max(), 1e-6)) if long_text else 1.0
@@ -170,17 +186,35 @@ def _long_text_views(trace: AttentionTrace, picture: plots_grid.GridPicture, lay
     return layer, head
 
 
-def line_view(trace: AttentionTrace, layer: int, head: int, prefix: str) -> None:
-    """BertViz's head view: tokens in two columns, a line from each query to each key it attends to."""
+@st.cache_data(show_spinner=False, max_entries=8)
+def _packed_query_keys(cache_key: tuple, layer: int, _bundle, text: str) -> bytes:
+    """Every head's q and k of one layer, packed for the browser's query/key view."""
+    return pack_query_keys(_query_keys(cache_key, layer, _bundle, text))
+
+
+def _line_controls(trace: AttentionTrace, head: int, prefix: str) -> tuple[list[int], int | None]:
+    """The line view's choices: other heads to draw beside the chosen one, and one query token (or None)."""
     others = [h for h in range(trace.n_heads) if h != head]
     extra = st.multiselect(f"Other heads beside head {head} (one colour each)", others,
                            key=f"{prefix}_lines_heads_{trace.n_heads}", format_func=lambda h: f"head {h}")
-    heads = sorted({head, *(h for h in extra if h in others)})  # the slider's head is always drawn
     n = len(trace.query_tokens)
-    choices = [None] + list(range(n))
-    query = st.selectbox("Only the lines of one query token", choices, key=f"{prefix}_lines_query_{n}",
+    query = st.selectbox("Only the lines of one query token", [None] + list(range(n)), key=f"{prefix}_lines_query_{n}",
                          format_func=lambda q: "every query" if q is None else f"#{q} {trace.query_tokens[q]}")
-    figure, note = plots_lines.line_view(trace, layer, sorted(heads), query=query)
+    return [h for h in extra if h in others], query
+
+
+def _qk_query(trace: AttentionTrace, prefix: str) -> int:
+    """The query/key view's query token."""
+    n = len(trace.tokens)
+    return int(st.selectbox("Query token", list(range(n)), key=f"{prefix}_qk_query_{n}",
+                            format_func=lambda q: f"#{q} {trace.tokens[q]}"))
+
+
+def line_view(trace: AttentionTrace, layer: int, head: int, prefix: str) -> None:
+    """BertViz's head view: tokens in two columns, a line from each query to each key it attends to."""
+    extra, query = _line_controls(trace, head, prefix)
+    heads = sorted({head, *extra})  # the slider's head is always drawn
+    figure, note = plots_lines.line_view(trace, layer, heads, query=query)
     if note:
         st.caption(note)
     plot(figure, key=f"{prefix}_lines")
@@ -189,9 +223,7 @@ def line_view(trace: AttentionTrace, layer: int, head: int, prefix: str) -> None
 def query_key_view(bundle, text: str, trace: AttentionTrace, layer: int, head: int, prefix: str,
                    cache_key: tuple) -> None:
     """BertViz's neuron view for the chosen head: one query token's q, every k, q ⊙ k, the scores."""
-    n = len(trace.tokens)
-    query = st.selectbox("Query token", list(range(n)), key=f"{prefix}_qk_query_{n}",
-                         format_func=lambda q: f"#{q} {trace.tokens[q]}")
+    query = _qk_query(trace, prefix)
     try:
         vectors = _query_keys(cache_key, layer, bundle, text)[head]
     except (ValueError, IndexError) as exc:  # InputError is a ValueError: a model without q/k

@@ -48,6 +48,15 @@ function makeFlipper(root) {
     find(".bar-top").textContent = d.tops[head].toFixed(3);
     find(".readout").textContent = d.hint;
     self.pixels = null;
+    announce();
+  }
+
+  function announce() {  // the line and query/key views (layer_views.js) follow the head shown here
+    const pending = self.sent !== null && self.data.nonce !== self.sent;
+    window.__attnvizShown = { ...(window.__attnvizShown || {}),
+                              [self.data.prefix]: { layer: self.layer, head: self.head, pending } };
+    window.dispatchEvent(new CustomEvent("attnviz:head",
+      { detail: { prefix: self.data.prefix, layer: self.layer, head: self.head } }));
   }
 
   function pick(layer, head) {
@@ -181,6 +190,7 @@ function makeFlipper(root) {
     // the server's layer and head win unless it has not yet heard of the user's latest pick
     if (first || self.sent === null || data.nonce === self.sent) show(data.layer, data.head);
     else if (self.layer === data.layer) show(self.layer, self.head);
+    else announce();
   };
   return self;
 }

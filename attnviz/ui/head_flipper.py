@@ -65,12 +65,12 @@ _component = st.components.v2.component(
     "attnviz_head_flipper", html=_HTML, css=_CSS, js=(_HERE / "head_flipper.js").read_text(encoding="utf-8"))
 
 
-def media_url(png: bytes, coordinates: str) -> str:
-    """A URL the browser can fetch `png` from: Streamlit's own media store (what st.image uses; an
+def media_url(data: bytes, coordinates: str, mimetype: str = "image/png") -> str:
+    """A URL the browser can fetch `data` from: Streamlit's own media store (what st.image uses; an
     internal API of the pinned streamlit version), kept while this session's page shows it."""
     from streamlit.runtime import Runtime
 
-    url = Runtime.instance().media_file_mgr.add(png, "image/png", coordinates)
+    url = Runtime.instance().media_file_mgr.add(data, mimetype, coordinates)
     base = str(st.get_option("server.baseUrlPath") or "").strip("/")
     return f"/{base}{url}" if base else url
 
@@ -79,7 +79,7 @@ def flipper_data(trace: AttentionTrace, grid: GridPicture, grid_png: bytes, pict
                  layer: int, head: int, title: str, nonce: str | None, prefix: str) -> dict:
     """What head_flipper.js gets: sizes, the grid and head picture URLs, each head's top, the tokens."""
     return {
-        "title": title, "layer": layer, "head": head, "nonce": nonce, "hint": HINT,
+        "title": title, "layer": layer, "head": head, "nonce": nonce, "hint": HINT, "prefix": prefix,
         "n_layers": trace.n_layers, "n_heads": trace.n_heads, "levels": LEVELS, "palette": palette_hex(),
         "grid": {"url": media_url(grid_png, f"attnviz.{prefix}.grid"), "width": grid.width,
                  "height": grid.height, "block_w": grid.block_w, "block_h": grid.block_h, "gap": grid.gap,
