@@ -215,7 +215,7 @@ function makeViews(root) {
     const panel = find(".qk-panels");
     const tall = Math.max(300, Math.min(1280, 80 + 16 * n));  // as tall as the plotly view's panels
     for (const child of panel.children) child.style.height = `${tall}px`;
-    panel.onmousemove = (event) => {
+    panel.onmousemove = panel.onclick = (event) => {  // a tap on a phone reads the same
       const rect = find(".qk-k").getBoundingClientRect();
       const j = Math.max(0, Math.min(n - 1, Math.floor(((event.clientY - rect.top) / rect.height) * n)));
       find(".qk-readout").textContent = `key #${j} ${d.keys[j]}: score ` +
