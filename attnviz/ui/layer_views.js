@@ -5,6 +5,7 @@
 const KEY = "__attnvizViews";
 const SVG = "http://www.w3.org/2000/svg";
 const ROW_PX = 18;  // the line view: one row per token, as the plotly line view
+const MAX_KEY_LABELS = 40;  // the query/key view names every k-th key beside the panels
 
 export default function (component) {
   const { parentElement, data } = component;
@@ -215,6 +216,18 @@ function makeViews(root) {
     const panel = find(".qk-panels");
     const tall = Math.max(300, Math.min(1280, 80 + 16 * n));  // as tall as the plotly view's panels
     for (const child of panel.children) child.style.height = `${tall}px`;
+    const labels = find(".qk-labels");  // every k-th key named (at most MAX_KEY_LABELS), as the plotly view
+    if (labels.dataset.tokens !== `${d.token_id}.${n}`) {
+      labels.dataset.tokens = `${d.token_id}.${n}`;
+      const step = Math.max(1, Math.ceil(n / MAX_KEY_LABELS));
+      labels.replaceChildren();
+      for (let j = 0; j < n; j += step) {
+        const label = document.createElement("span");
+        label.textContent = `#${j} ${d.keys[j]}`;
+        label.style.top = `${(100 * (j + 0.5)) / n}%`;
+        labels.appendChild(label);
+      }
+    }
     panel.onmousemove = panel.onclick = (event) => {  // a tap on a phone reads the same
       const rect = find(".qk-k").getBoundingClientRect();
       const j = Math.max(0, Math.min(n - 1, Math.floor(((event.clientY - rect.top) / rect.height) * n)));

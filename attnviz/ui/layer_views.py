@@ -34,14 +34,14 @@ _HTML = f"""<div class="views">
   <div class="qk-box" hidden>
     <div class="title qk-title"></div><div class="note">{QK_CAPTION}</div>
     <div class="qk-grid">
-      <span class="panel-title" style="grid-column: 1 / 3">query q</span><span></span><span></span>
-      <canvas class="qk-q" style="grid-column: 1 / 3"></canvas><span></span><span></span>
-      <span class="panel-title">keys k</span><span class="panel-title">q ⊙ k</span>
+      <span></span><span class="panel-title" style="grid-column: 2 / 4">query q</span><span></span><span></span>
+      <span></span><canvas class="qk-q" style="grid-column: 2 / 4"></canvas><span></span><span></span>
+      <span></span><span class="panel-title">keys k</span><span class="panel-title">q ⊙ k</span>
       <span class="panel-title">q·k / √d<br><small class="qk-score-range"></small></span>
       <span class="panel-title">softmax<br><small>0 to 1</small></span>
     </div>
     <div class="qk-grid qk-panels">
-      <canvas class="qk-k"></canvas><canvas class="qk-product"></canvas>
+      <div class="qk-labels"></div><canvas class="qk-k"></canvas><canvas class="qk-product"></canvas>
       <svg class="qk-scores" data-colour="#1f77b4" preserveAspectRatio="none"></svg>
       <svg class="qk-weights" data-colour="#08519c" preserveAspectRatio="none"></svg>
     </div>
@@ -57,12 +57,19 @@ _CSS = """
 .problem { color: #d62728; }
 .problem:empty { display: none; }
 .lines svg { display: block; font-size: 12px; fill: currentColor; }
-.qk-grid { display: grid; grid-template-columns: 34fr 34fr 16fr 16fr; gap: 6px; align-items: end; }
+.qk-grid { display: grid; grid-template-columns: 7.5rem 34fr 34fr 16fr 16fr; gap: 6px; align-items: end; }
+.qk-labels { position: relative; font-size: 0.7rem; }
+.qk-labels span { position: absolute; right: 0; transform: translateY(-50%); white-space: nowrap; overflow: hidden;
+                  max-width: 7.5rem; text-overflow: ellipsis; line-height: 1; }
 .qk-grid canvas { width: 100%; image-rendering: pixelated; display: block; }
 .qk-q { height: 18px; }
 .qk-panels canvas, .qk-panels svg { width: 100%; display: block; }
 .qk-panels svg { border-left: 1px solid #bbb; }
 .panel-title { font-size: 0.875rem; }
+@media (max-width: 500px) {  /* a phone: narrower key names, the panels keep most of the width */
+  .qk-grid { grid-template-columns: 4.5rem 34fr 34fr 16fr 16fr; }
+  .qk-labels span { max-width: 4.5rem; }
+}
 """
 
 _component = st.components.v2.component(
