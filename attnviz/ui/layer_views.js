@@ -31,7 +31,8 @@ function halfToFloat(bits) {  // IEEE 754 half precision -> number
 }
 
 function makeViews(root) {
-  const self = { data: null, head: null, layer: null, lines: null, qk: null, loaded: new Map(), weights: null };
+  // weights: the last softmax drawn ({layer, head, query, weights}), for a reader of the page (the tests)
+  const self = { data: null, head: null, layer: null, loaded: new Map(), weights: null };
   const find = (selector) => root.querySelector(selector);
 
   async function load(url, parse) {  // each binary once (a URL names its content)
@@ -249,8 +250,10 @@ function makeViews(root) {
       if (lines) drawLines(lines);
       if (qk) drawQueryKeys(qk);
       root.dataset.drawn = `${self.layer}.${self.head}`;
+      find(".problem").textContent = "";
     } catch (error) {
-      find(".problem").textContent = `These views could not be drawn (${error.message}); reload the page.`;
+      self.loaded.clear();  // the next answer from the server fetches again
+      find(".problem").textContent = `These views could not be drawn (${error.message}); move the head or reload the page.`;
     }
   }
 

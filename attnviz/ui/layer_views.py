@@ -10,6 +10,7 @@ heads, one query token) stay Streamlit widgets above the views.
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import streamlit as st
 
@@ -21,7 +22,7 @@ from attnviz.plots.qk import VECTOR_SCALE
 from attnviz.trace import AttentionTrace
 from attnviz.ui.head_flipper import media_url
 
-_HERE = __import__("pathlib").Path(__file__).parent
+_HERE = Path(__file__).parent
 QK_CAPTION = ("Each key's score is the sum of its row of q ⊙ k divided by √d; the softmax of the scores is the "
               "row of the pattern above. Hover over the panels for a key's score and weight.")
 
