@@ -38,7 +38,8 @@ def test_heads_search_and_verify_pages(page, server, shared_data):
     # a big index can be stopped while it builds, and built later on request
     open_page(page, server, "search?model=all-MiniLM-L6-v2&text=Paris+is+lovely")
     page.get_by_text("WikiANN dev").click()
-    stop = page.get_by_role("button", name="Stop")
+    # the main area's Stop: while a script runs, Streamlit's own header shows a "Stop" button too
+    stop = page.locator('[data-testid="stMain"]').get_by_role("button", name="Stop")
     stop.wait_for(timeout=wait_ms(60))
     page.locator('[data-testid="stProgress"]').wait_for(timeout=wait_ms(60))
     stop.click()
