@@ -116,6 +116,8 @@ function makeFlipper(root) {
     const [layer, head] = gridHead(event);
     find(".grid-readout").textContent = `layer ${layer}, head ${head}: click to look closer`;
   });
+  const gridHint = find(".grid-readout").textContent;
+  gridImage.addEventListener("mouseleave", () => { find(".grid-readout").textContent = gridHint; });
   headImage.addEventListener("mousemove", readHead);
   headImage.addEventListener("click", readHead);  // a tap on a phone
   headImage.addEventListener("load", () => { self.pixels = null; });
