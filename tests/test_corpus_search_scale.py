@@ -45,6 +45,26 @@ def test_bfloat16_precision_keeps_the_neighbours(sentiment):
     assert fast.search(CORPUS[3], 5, 1)[0].token_index == 5
 
 
+def test_auto_precision_follows_the_measured_probe_not_the_instruction_flags(sentiment, monkeypatch):
+    """Regression: "auto" took bfloat16 wherever the CPU had AVX512-BF16; on one such machine (no AMX)
+    it made the index build 1.8x slower and a query 52 ms instead of 13."""
+    for faster, expected in ((True, "bfloat16"), (False, "float32")):
+        monkeypatch.setattr(ci, "cpu_bf16_is_faster", lambda faster=faster: faster)
+        assert ci.resolve_precision(sentiment, "auto") == expected
+        assert ci.resolve_precision(sentiment, "float32") == "float32"
+        assert ci.resolve_precision(sentiment, "bfloat16") == "bfloat16"
+
+
+def test_the_probe_never_picks_bfloat16_without_native_instructions(monkeypatch):
+    from attnviz import device
+    monkeypatch.setattr(device, "cpu_supports_bf16", lambda: False)
+    device.cpu_bf16_is_faster.cache_clear()
+    try:
+        assert device.cpu_bf16_is_faster() is False
+    finally:
+        device.cpu_bf16_is_faster.cache_clear()
+
+
 def test_stop_ends_the_build_and_caches_nothing(sentiment, tmp_path):
     calls = []
 

@@ -5,9 +5,10 @@ matrix of unit vectors (one per non-special token), kept as float16 and cached o
 attnviz.analysis.index_cache; never pickle). Search is by cosine similarity: an exact numpy product
 below VECTOR_LIBRARY_AT vectors, faiss (an exact inner-product index, SIMD and multi-threaded) above.
 
-On a CPU with native bfloat16 (AVX512-BF16, AMX) the model runs under bfloat16 autocast for the
-index and the query alike (precision="auto"): 2.5x faster, and each vector's cosine with the float32
-one is >= 0.9997 (MiniLM over WikiANN); precision="float32" turns that off.
+On a CPU where bfloat16 autocast measures faster than float32 (precision="auto"; a short probe, once per
+process) the model runs under it for the index and the query alike: 2.5x faster on one AVX512-BF16
+machine (but 1.8x slower on another, without AMX, where "auto" keeps float32), and each vector's cosine
+with the float32 one is >= 0.9997 (MiniLM over WikiANN); precision="float32" turns that off.
 
 Decoders (causal models) skip position 0: the first token sees only itself, so its state is the same
 "attention sink" for every text and scores near 1.0 against any other first token.
@@ -27,6 +28,7 @@ import torch
 
 from attnviz.analysis import index_cache
 from attnviz.analysis.corpus import Progress, corpus_batches
+from attnviz.device import cpu_bf16_is_faster
 from attnviz.errors import InputError
 from attnviz.memory import release_free_memory
 
@@ -173,17 +175,14 @@ def _check_layer(bundle, layer) -> None:
 
 
 def resolve_precision(bundle, precision: str = "auto") -> str:
-    """"bfloat16" when asked, or for "auto" on a CPU with native bfloat16 matmuls; else "float32"."""
+    """"bfloat16" when asked, or for "auto" on a CPU where bfloat16 autocast measures faster than
+    float32 (attnviz.device.cpu_bf16_is_faster); else "float32"."""
     if precision not in ("auto", "float32", "bfloat16"):
         raise InputError(f"precision must be 'auto', 'float32' or 'bfloat16', not {precision!r}.")
     if precision != "auto":
         return precision
-    device = str(getattr(bundle, "device", "cpu"))
-    try:
-        native = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        native = False
-    return "bfloat16" if device == "cpu" and native else "float32"
+    on_cpu = str(getattr(bundle, "device", "cpu")) == "cpu"
+    return "bfloat16" if on_cpu and cpu_bf16_is_faster() else "float32"
 
 
 def _autocast(precision: str):
