@@ -104,7 +104,11 @@ def test_a_512_token_trace_is_offered_as_a_compressed_numpy_file():
     assert_clean(at)
     buttons = {b.proto.label: b.proto for b in at.get("download_button")}
     assert "Numbers (NumPy, compressed)" in buttons and not buttons["Numbers (NumPy, compressed)"].disabled
+    assert {"Layer 0, head 0 (CSV, gzip)", "Layer 0, head 0 (JSON, gzip)"} <= set(buttons)  # the head shown as text
     assert not any(b.disabled for b in buttons.values())
+    next(s for s in at.slider if s.label == "Head").set_value(5)
+    at.run()
+    assert "Layer 0, head 5 (CSV, gzip)" in {b.proto.label for b in at.get("download_button")}
 
 
 @pytest.mark.parametrize("page", ["explorer", "sentiment", "ner"])

@@ -151,6 +151,32 @@ def test_a_long_text_switches_heads_in_the_browser_and_the_server_follows(page, 
     shoot(page, "views-flipper-300-phone")
 
 
+def test_a_long_texts_head_downloads_as_gzip_csv_with_the_models_weights(page, server):
+    """Issue 19: a long trace is too big for one CSV, so the head shown is offered as gzip CSV/JSON;
+    picked in the flipper, its button names it and the file holds exactly that head's weights."""
+    import gzip
+    import io
+
+    import pandas as pd
+
+    text = _sentence(300)
+    open_page(page, server, link(text=text))
+    page.wait_for_function(flipper_shows_js(0, 0))
+    settle(page)
+    page.locator(".flipper .heads button").nth(5).click()
+    button = page.get_by_role("button", name="Layer 0, head 5 (CSV, gzip)")
+    button.wait_for(timeout=60_000)
+    settle(page, quiet_s=0.5)
+    with page.expect_download() as download:
+        button.click()
+    assert download.value.suggested_filename.endswith("L0H5.csv.gz")
+    frame = pd.read_csv(io.BytesIO(gzip.decompress(open(download.value.path(), "rb").read())), keep_default_na=False)
+    weights = attnviz.load(MINILM).trace(text).weights[0, 5]  # (queries, keys)
+    assert set(frame["layer"]) == {0} and set(frame["head"]) == {5} and len(frame) == weights.size
+    np.testing.assert_allclose(frame["weight"].to_numpy().reshape(weights.shape), weights, atol=1e-6)
+    assert problems(page) == []
+
+
 def test_a_long_texts_line_and_query_key_views_follow_the_flipper_in_the_browser(page, server):
     """Issue 19: with both views on, a head picked in the flipper redraws the line view and the
     query/key view before the server hears of it (checked without leaving the page's task for a

@@ -26,8 +26,9 @@ from attnviz.plots.attention import is_picture
 from attnviz.plots import lines as plots_lines
 
 from attnviz.plots import qk as plots_qk
+from attnviz.store import trace_files
 from attnviz.trace import AttentionTrace
-from attnviz.ui.core import index_picker
+from attnviz.ui.core import MAX_DOWNLOAD_WEIGHTS, index_picker
 from attnviz.ui import layer_views as browser_views
 from attnviz.ui.head_flipper import head_flipper
 from attnviz.ui.url_state import seed_from_url, toggle_synced, url_set
@@ -139,10 +140,21 @@ def explorer_views(trace: AttentionTrace, model_name: str, cache_key: tuple, pre
                              plots.head_heatmap(trace, layer, head, zmax=top)])
 
     stem = re.sub(r"[^\w.-]+", "_", f"{prefix}_{trace.model_name}_L{layer}H{head}").strip("_")
-    st.download_button("This view, offline (HTML)", data=offline_page, file_name=f"{stem}.html", mime="text/html",
-                       key=f"{prefix}_offline_html", on_click="ignore",
-                       help="the grid and the chosen head in one web page that works without a network "
-                            "(plotly.js is inside, about 5 MB)")
+    html_col, csv_col, json_col = st.columns(3)
+    html_col.download_button("This view, offline (HTML)", data=offline_page, file_name=f"{stem}.html",
+                             mime="text/html", key=f"{prefix}_offline_html", on_click="ignore",
+                             help="the grid and the chosen head in one web page that works without a network "
+                                  "(plotly.js is inside, about 5 MB)")
+    if trace.weights.size > MAX_DOWNLOAD_WEIGHTS:  # the whole trace goes as NumPy only: this head as text
+        csv_col.download_button(f"Layer {layer}, head {head} (CSV, gzip)", on_click="ignore",
+                                data=lambda: trace_files.head_csv_gz(trace, layer, head), file_name=f"{stem}.csv.gz",
+                                mime="application/gzip", key=f"{prefix}_head_csv",
+                                help="this head's rows of the CSV: layer, head, query, key, tokens and the exact "
+                                     "weight; pandas.read_csv opens the .gz as it is")
+        json_col.download_button(f"Layer {layer}, head {head} (JSON, gzip)", on_click="ignore",
+                                 data=lambda: trace_files.head_json_gz(trace, layer, head), file_name=f"{stem}.json.gz",
+                                 mime="application/gzip", key=f"{prefix}_head_json",
+                                 help="tokens (raw and as shown) and this head's weights[query][key]")
 
 
 def _short_text_views(trace: AttentionTrace, picture: plots_grid.GridPicture, title: str, layer: int, head: int,

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 from collections.abc import Callable, Sequence
 
@@ -10,6 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+from attnviz.store.trace_files import trace_csv, trace_json, trace_npz  # noqa: F401 (ui.trace_csv etc.)
 from attnviz.plots.toolbar_room import leave_room_for_toolbar
 from attnviz.text import display
 from attnviz.trace import AttentionTrace
@@ -77,48 +77,6 @@ def model_view_trace(trace: AttentionTrace) -> tuple[AttentionTrace, str | None]
     return crop_trace(trace, n), note
 
 
-def _records_frame(trace: AttentionTrace):
-    """The same table as trace.to_records(), built with numpy (fast for big traces); a DataFrame."""
-    import pandas as pd  # only when a CSV is asked for: pages that never need pandas skip its memory
-
-    n_layers, n_heads, n_query, n_key = trace.weights.shape
-    layer, head, query, key = np.meshgrid(np.arange(n_layers), np.arange(n_heads), np.arange(n_query),
-                                          np.arange(n_key), indexing="ij")
-    return pd.DataFrame({
-        "layer": layer.ravel(), "head": head.ravel(),
-        "query_index": query.ravel(), "query_token": np.asarray(trace.query_tokens, dtype=object)[query.ravel()],
-        "key_index": key.ravel(), "key_token": np.asarray(trace.tokens, dtype=object)[key.ravel()],
-        "query_display": np.asarray([display.readable_token(t) for t in trace.query_tokens], dtype=object)[query.ravel()],
-        "key_display": np.asarray([display.readable_token(t) for t in trace.tokens], dtype=object)[key.ravel()],
-        "weight": trace.weights.astype(np.float64).ravel(),
-    })
-
-
-def trace_csv(trace: AttentionTrace) -> str:
-    """One row per (layer, head, query, key) with the exact weight: the columns of to_records()."""
-    return _records_frame(trace).to_csv(index=False)
-
-
-def trace_json(trace: AttentionTrace) -> str:
-    """trace.to_json() plus the tokens' display form ("Ġthe" -> "␣the") beside the raw tokens."""
-    data = json.loads(trace.to_json())
-    data["display_tokens"] = [display.readable_token(t) for t in trace.tokens]
-    data["display_query_tokens"] = [display.readable_token(t) for t in trace.query_tokens]
-    return json.dumps(data)
-
-
-def trace_npz(trace: AttentionTrace) -> bytes:
-    """The exact weights (float32, [layer, head, query, key]) and both token lists in one compressed
-    NumPy file: np.load(file) gives weights, tokens, query_tokens. For traces too big for CSV/JSON."""
-    import io
-
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, weights=trace.weights.astype(np.float32), tokens=np.asarray(trace.tokens, dtype=str),
-                        query_tokens=np.asarray(trace.query_tokens, dtype=str),
-                        display_tokens=np.asarray([display.readable_token(t) for t in trace.tokens], dtype=str))
-    return buffer.getvalue()
-
-
 def download_buttons(fig: go.Figure | None, trace: AttentionTrace, key: str, name: str = "attention") -> None:
     """Download the figure (standalone HTML with plotly.js inside, so it opens offline; skipped when
     fig is None) and the exact numbers (CSV, JSON); files are made only when clicked. PNG comes from
@@ -133,7 +91,9 @@ def download_buttons(fig: go.Figure | None, trace: AttentionTrace, key: str, nam
                                 file_name=f"{stem}.npz", mime="application/octet-stream", key=f"{key}_npz",
                                 on_click="ignore", help=f"{size:,} weights: too many for CSV or JSON; "
                                 "numpy.load(file) gives weights[layer, head, query, key], tokens, query_tokens")
-        json_col.caption(f"CSV and JSON hold at most {MAX_DOWNLOAD_WEIGHTS:,} weights; this trace has {size:,}.")
+        json_col.caption(f"This trace has {size:,} weights, too many for one CSV or JSON file (at most "
+                         f"{MAX_DOWNLOAD_WEIGHTS:,}): all of them are in the NumPy file, and the head shown is "
+                         "offered as CSV and JSON (gzip) beside “This view, offline” above.")
     else:
         _text_downloads(csv_col, json_col, trace, key, stem)
     if fig is None:
