@@ -20,7 +20,7 @@ st.markdown("Every token of a corpus is embedded at every layer (the hidden stat
             "pass. Pick a token of your sentence: the nearest contexts by cosine similarity come first, the "
             "matched token in **[brackets]**. Early layers match the word itself, later ones its role in the sentence.")
 
-entry = ui.model_picker(key="search_model", label="Model")
+entry = ui.model_picker(key="search_model", label="Model", default="sentiment")  # word-level, not the char LM
 text = ui.text_input_synced("Sentence", key="search_text", default="The film is a charming, funny surprise.")
 picked = av.corpus_picker("search", full=True)
 if entry is not None and picked is not None and ui.require_text(text):

@@ -22,6 +22,15 @@ def test_default_token_is_a_content_word_and_the_dev_set_is_capped():
     assert dataframe(at, "context")["token"].iloc[0] != "[CLS]"
 
 
+@pytest.mark.parametrize("page", ["search", "heads"])
+def test_opened_without_a_model_the_page_takes_a_word_level_one(page):
+    """Issue 19: Corpus search opened on the char LM (listed first), whose hits all scored alike."""
+    at = open_page(page)
+    assert_clean(at)
+    assert at.selectbox(key=f"{page}_model").value == "sentiment"
+    assert at.query_params["model"] == "sentiment"
+
+
 def test_a_bigger_corpus_gets_its_own_default_cap_not_the_smaller_ones():
     at = open_page("search", model="lm", text="To be or not to be")
     assert at.number_input(key="search_cap_SST-2 dev").value == 872
