@@ -232,6 +232,28 @@ def problems(tab) -> list[str]:
     return found
 
 
+def cut_titles(tab) -> list[str]:
+    """Chart and axis titles that run past an edge of their chart (cut off on screen)."""
+    return tab.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')].flatMap(p => {
+        const box = p.getBoundingClientRect();
+        return [...p.querySelectorAll('.gtitle, text[class$="title"]')].filter(t => t.textContent).flatMap(t => {
+            const tb = t.getBoundingClientRect();
+            return tb.right > box.right + 1 || tb.left < box.left - 1 ? [t.textContent] : [];
+        });
+    })""")
+
+
+def titles_under_legends(tab) -> list[str]:
+    """Chart titles that a legend is drawn over (their boxes overlap), as "title | legend" texts."""
+    return tab.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')].flatMap(p => {
+        const title = p.querySelector('.gtitle'), legend = p.querySelector('.legend');
+        if (!title || !title.textContent || !legend) return [];
+        const a = title.getBoundingClientRect(), b = legend.getBoundingClientRect();
+        const apart = a.right <= b.left || b.right <= a.left || a.bottom <= b.top || b.bottom <= a.top;
+        return apart || b.width === 0 ? [] : [title.textContent + " | " + legend.textContent];
+    })""")
+
+
 def shoot(tab, name: str) -> None:
     """A screenshot of the whole page: the main area scrolls inside the window, so the window is
     made as tall as the content for the shot (up to 6000 px)."""

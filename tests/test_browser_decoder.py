@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from attnviz.bundles import prepare
-from browser_support import open_page, problems, settle, shoot
+from browser_support import cut_titles, open_page, problems, settle, shoot
 
 pytestmark = pytest.mark.browser
 
@@ -48,17 +48,6 @@ def unchosen_cell(plot, step: int) -> int:
         const taken = (gd.layout.shapes || []).filter(s => s.x0 + 0.5 === step).map(s => s.y0 + 0.5);
         return layer.x.findIndex((x, i) => x === step && !taken.includes(layer.y[i]));
     }""", step)
-
-
-def cut_titles(tab) -> list[str]:
-    """Chart and axis titles that run past an edge of their chart (cut off on screen)."""
-    return tab.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')].flatMap(p => {
-        const box = p.getBoundingClientRect();
-        return [...p.querySelectorAll('.gtitle, text[class$="title"]')].filter(t => t.textContent).flatMap(t => {
-            const tb = t.getBoundingClientRect();
-            return tb.right > box.right + 1 || tb.left < box.left - 1 ? [t.textContent] : [];
-        });
-    })""")
 
 
 def overlapping_cells(plot) -> list[str]:

@@ -28,7 +28,11 @@ MAX_PAYLOAD = 5_000_000
 
 
 def titles(tab) -> list[str]:
-    return [t.strip() for t in tab.locator(".js-plotly-plot .gtitle").all_text_contents()]
+    """Each chart's title as one line (a wrapped title's lines joined by spaces)."""
+    return tab.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot .gtitle')].map(t => {
+        const lines = [...t.querySelectorAll('tspan.line')].map(l => l.textContent.trim());
+        return (lines.length ? lines.join(' ') : t.textContent).trim();
+    })""")
 
 
 def wait_title(tab, prefix: str) -> None:

@@ -206,6 +206,27 @@ def test_titles_start_below_the_toolbar_strip():
     assert bare.layout.margin.t == 10 and bare.layout.height == 300  # no title: nothing moves
 
 
+def test_a_long_title_is_wrapped_and_a_legend_above_the_plot_gets_its_own_row():
+    """Regression (390 px): the Sentiment page's pooled-attention title ran past the chart's edge and
+    its horizontal legend was drawn over it."""
+    import plotly.graph_objects as go
+
+    from attnviz.plots.titles import TITLE_CHARS
+    from attnviz.plots.toolbar_room import LEGEND_PX, LINE_PX, TOOLBAR_PX, leave_room_for_toolbar
+
+    title = "Layer 5, averaged over queries: attention each token receives"
+    legend = dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom")
+    fig = go.Figure([go.Bar(x=[1], y=[1], name="mean"), go.Scatter(x=[1], y=[1], name="head")],
+                    layout=dict(title=title, legend=legend, height=400, margin=dict(t=40)))
+    fig = leave_room_for_toolbar(fig)
+    lines = fig.layout.title.text.split("<br>")
+    assert len(lines) == 2 and all(len(line) <= TITLE_CHARS for line in lines) and " ".join(lines) == title
+    assert fig.layout.margin.t >= TOOLBAR_PX + 2 * LINE_PX + LEGEND_PX
+    alone = leave_room_for_toolbar(go.Figure([go.Bar(x=[1], y=[1])], layout=dict(title=title, legend=legend,
+                                                                                   margin=dict(t=40))))
+    assert alone.layout.margin.t == fig.layout.margin.t - LEGEND_PX  # one trace: plotly shows no legend
+
+
 @pytest.mark.parametrize("n_keys, kind", [(6, "bar"), (300, "scatter")])
 def test_query_key_scores_and_weights_match_the_vectors(n_keys, kind):
     """The score and weight panels carry q·k/√d and its softmax for every key: bars for a short text,
