@@ -254,6 +254,28 @@ def titles_under_legends(tab) -> list[str]:
     })""")
 
 
+def overlapping_ticks(tab) -> list[str]:
+    """Neighbouring x-axis tick labels of a chart drawn over each other (unreadable), as "a|b" texts.
+    Level labels overlap when their boxes do; labels turned by an angle a when the distance between
+    neighbours across the text's direction (their anchors' spacing x |sin a|) is under 0.9 of the font size."""
+    return tab.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')].flatMap(p => {
+        const labels = [...p.querySelectorAll('g.xtick text')].filter(t => t.textContent.trim()).map(t => {
+            const form = t.getAttribute('transform') || '';
+            const turn = /rotate\\((-?[\\d.]+)/.exec(form), shift = /translate\\((-?[\\d.]+)/.exec(form);
+            return {r: t.getBoundingClientRect(), s: t.textContent, angle: turn ? parseFloat(turn[1]) : 0,
+                    at: (shift ? parseFloat(shift[1]) : 0) + parseFloat(t.getAttribute('x') || 0),
+                    size: parseFloat(getComputedStyle(t).fontSize)};
+        }).filter(b => b.r.width > 0).sort((a, b) => a.at - b.at);
+        return labels.slice(1).flatMap((b, i) => {
+            const a = labels[i];
+            if (a.angle === 0 && b.angle === 0)
+                return a.r.right <= b.r.left + 0.5 || a.r.bottom <= b.r.top + 0.5 ? [] : [a.s + "|" + b.s];
+            const across = (b.at - a.at) * Math.abs(Math.sin(b.angle * Math.PI / 180));  // SVG px ~ CSS px
+            return across >= 0.9 * b.size ? [] : [a.s + "|" + b.s];
+        });
+    })""")
+
+
 def shoot(tab, name: str) -> None:
     """A screenshot of the whole page: the main area scrolls inside the window, so the window is
     made as tall as the content for the shot (up to 6000 px)."""

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from attnviz.ui import escape_markdown
 from conftest import REPO_ROOT
-from test_app import HARD_INPUTS, UNESCAPED_SCRIPT, assert_clean, charts, minilm, model_for, open_page, texts
+from test_app import HARD_INPUTS, UNESCAPED_SCRIPT, array, assert_clean, charts, minilm, model_for, open_page, texts
 
 # the shipped sentiment model's shape, read from its config (the grid has one cell per head)
 _SENTIMENT_MODEL = json.loads((REPO_ROOT / "checkpoints" / "sentiment" / "config.json").read_text())["model"]
@@ -160,6 +161,15 @@ def test_minimal_pairs_default_pair():
     edits = [d for d in at.dataframe if list(d.value.columns)[0] == "edit"][0].value
     assert list(edits["edit"]) == ["insert"] and list(edits["tokens in B"]) == ["not"]
     assert at.query_params["a"] == "The film was good." and at.query_params["b"] == "The film was not good."
+    # one head in A, in B and B − A: three charts (side by side, stacked on a phone), over the aligned tokens
+    panels = [charts(at)[f"pairs_ab_{name}"] for name in ("a", "b", "diff")]
+    a, b, diff = (array(p["data"][0]["z"]).astype(float) for p in panels)
+    assert a.shape == b.shape == diff.shape == (7, 7)  # [CLS] the film was good . [SEP]: B's inserted "not" has no partner
+    np.testing.assert_allclose(diff, b - a, atol=1e-6)
+    assert [p["layout"]["title"]["text"] for p in panels][:2] == ["A", "B"]
+    limit = np.abs(diff).max()  # the difference gets its own colour range, named in its title
+    assert panels[2]["data"][0]["zmax"] == pytest.approx(limit) == -panels[2]["data"][0]["zmin"]
+    assert panels[2]["layout"]["title"]["text"] == f"B − A (colours ±{limit:.2g})"
 
 
 def test_minimal_pairs_example_button_and_url():

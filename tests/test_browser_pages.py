@@ -1,12 +1,14 @@
 """Every page opens without errors in a real browser, at 1400 px and at a phone's 390 px; the
 screenshots go to test-artifacts/page-<name>.png and page-<name>-390.png for people to look at;
-no chart title is cut off or drawn under its legend at either width.
+no chart title is cut off or drawn under its legend at either width, and no two x-axis labels
+overlap on the phone.
 (A file of its own so that parallel workers can take it beside test_browser.py.)"""
 from __future__ import annotations
 
 import pytest
 
-from browser_support import PAGES, cut_titles, open_page, problems, settle, shoot, titles_under_legends
+from browser_support import (PAGES, cut_titles, open_page, overlapping_ticks, problems, settle, shoot,
+                             titles_under_legends)
 
 pytestmark = pytest.mark.browser
 
@@ -23,3 +25,4 @@ def test_every_page_opens_without_errors(page, server, name):
     assert problems(page) == []
     assert cut_titles(page) == [], "chart titles cut off at 390 px"
     assert titles_under_legends(page) == [], "a legend drawn over a chart title at 390 px"
+    assert overlapping_ticks(page) == [], "x-axis labels drawn over each other at 390 px"

@@ -33,7 +33,7 @@ def attribution_strips(tokens: Sequence[str], rows: Mapping[str, Sequence[float]
               for i in range(n)] for r, name in enumerate(names)]
     fig = go.Figure(go.Heatmap(z=shown, x=list(range(n)), y=list(range(len(names))), zmin=-1, zmax=1, zmid=0,
                                colorscale=DIFF_SCALE, text=hover, hoverinfo="text",
-                               colorbar=dict(title="share of row max")))
+                               colorbar=dict(title=dict(text="share of row max", side="right"), thickness=14)))
     fig.update_xaxes(tickmode="array", tickvals=list(range(n)), ticktext=labels, showgrid=False)
     fig.update_yaxes(tickmode="array", tickvals=list(range(len(names))), ticktext=[_plain(m) for m in names],
                      autorange="reversed", showgrid=False)

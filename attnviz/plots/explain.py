@@ -7,7 +7,6 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from attnviz.plots.attention import DIFF_SCALE, HOVER_DECIMALS, _finish, _plain, _token_label
 
@@ -66,20 +65,25 @@ def patching_heatmap(restored: np.ndarray, tokens: Sequence[str] | None, title: 
     return _finish(fig, _plain(title), 180 + 22 * n_rows)
 
 
-def pair_head_view(weights_a: np.ndarray, weights_b: np.ndarray, tokens_a: Sequence[str], tokens_b: Sequence[str],
-                   title: str) -> go.Figure:
-    """One head's attention among the aligned tokens in A, in B, and B − A, side by side (queries x keys)."""
+def pair_head_panels(weights_a: np.ndarray, weights_b: np.ndarray, tokens_a: Sequence[str],
+                     tokens_b: Sequence[str]) -> list[go.Figure]:
+    """One head's attention among the aligned tokens (queries x keys) as three figures: in A, in B, and
+    B − A. Separate figures so a page can put them side by side and a phone can stack them (three
+    panels in one 390 px chart left each token 8 px and drew B's labels over A)."""
     labels_a = [_token_label(t) for t in tokens_a]
     labels_b = [_token_label(t) for t in tokens_b]
-    fig = make_subplots(rows=1, cols=3, subplot_titles=("A", "B", "B − A"), horizontal_spacing=0.08)
-    panels = [(weights_a, labels_a, "Blues", 0, 1), (weights_b, labels_b, "Blues", 0, 1),
-              (weights_b - weights_a, labels_b, DIFF_SCALE, -1, 1)]
-    for col, (z, labels, scale, low, high) in enumerate(panels, start=1):
-        hover = [[f"{labels[q]} → {labels[k]}<br>{z[q, k]:+.{HOVER_DECIMALS}f}" for k in range(len(labels))]
-                 for q in range(len(labels))]
-        fig.add_trace(go.Heatmap(z=z, zmin=low, zmax=high, colorscale=scale, text=hover, hoverinfo="text",
-                                 showscale=col == 3), row=1, col=col)
-        fig.update_xaxes(tickmode="array", tickvals=list(range(len(labels))), ticktext=labels, row=1, col=col)
-        fig.update_yaxes(tickmode="array", tickvals=list(range(len(labels))), ticktext=labels, autorange="reversed",
-                         row=1, col=col)
-    return _finish(fig, _plain(title), 220 + 18 * len(labels_a))
+    difference = weights_b - weights_a
+    limit = max(float(np.abs(difference).max()), 1e-6)  # its own range: differences are often small
+    panels = [("A", weights_a, labels_a, "Blues", 0.0, 1.0), ("B", weights_b, labels_b, "Blues", 0.0, 1.0),
+              (f"B − A (colours ±{limit:.2g})", difference, labels_b, DIFF_SCALE, -limit, limit)]
+    figures = []
+    for name, z, labels, scale, low, high in panels:
+        n = len(labels)
+        hover = [[f"{labels[q]} → {labels[k]}<br>{z[q, k]:+.{HOVER_DECIMALS}f}" for k in range(n)] for q in range(n)]
+        fig = go.Figure(go.Heatmap(z=z, zmin=low, zmax=high, colorscale=scale, text=hover, hoverinfo="text",
+                                   colorbar=dict(thickness=10)))
+        fig.update_xaxes(tickmode="array", tickvals=list(range(n)), ticktext=labels, showgrid=False)
+        fig.update_yaxes(tickmode="array", tickvals=list(range(n)), ticktext=labels, autorange="reversed",
+                         showgrid=False)
+        figures.append(_finish(fig, name, 220 + 18 * n))
+    return figures

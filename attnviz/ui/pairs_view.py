@@ -66,6 +66,10 @@ def head_ab_view(pair: MinimalPair, n_layers: int, n_heads: int) -> None:
     layer, head = layer_head_pickers(n_layers, n_heads, key="pairs_ab")
     tokens_a = [pair.tokens_a[i] for i, _ in pair.alignment]
     tokens_b = [pair.tokens_b[j] for _, j in pair.alignment]
-    plot(plots_explain.pair_head_view(pair.weights_a[layer, head], pair.weights_b[layer, head], tokens_a, tokens_b,
-                                      f"Layer {layer}, head {head}: attention among the aligned tokens"),
-         key="pairs_ab_view")
+    st.caption(f"Layer {layer}, head {head}: attention among the aligned tokens (rows: queries, columns: keys) "
+               "in A, in B, and B − A (red: more in B).")
+    panels = plots_explain.pair_head_panels(pair.weights_a[layer, head], pair.weights_b[layer, head], tokens_a,
+                                            tokens_b)
+    for column, figure, name in zip(st.columns(3), panels, ("a", "b", "diff")):  # stacked on a phone
+        with column:
+            plot(figure, key=f"pairs_ab_{name}")
