@@ -1,5 +1,5 @@
-"""The exact attention weights as files to download: CSV, JSON and compressed NumPy for a whole trace, and one head
-as gzip-compressed CSV or JSON (for long texts, whose whole trace is too big for text formats)."""
+"""The exact attention weights as files to download: CSV, JSON and compressed NumPy for a whole trace,
+and one head as gzip-compressed CSV or JSON (for long texts, whose whole trace is too big for text)."""
 from __future__ import annotations
 
 import gzip
