@@ -7,6 +7,7 @@ from attnviz import ui
 from attnviz.ui.icon import page_icon
 
 st.set_page_config(page_title="attnviz", page_icon=page_icon(), layout="wide")
+st.html(ui.PHONE_STYLE)  # only a <style>: it takes no room on the page
 ui.configure_threads()
 
 # Pages in sections: what a model attends to, why it decides, and how it is made and checked.

@@ -254,6 +254,16 @@ def titles_under_legends(tab) -> list[str]:
     })""")
 
 
+def cut_tables(tab) -> list[str]:
+    """Tables of the main area that run past the window's right edge without scrolling in a box of
+    their own (their last columns cut off and out of reach), as the text of their first row."""
+    return tab.evaluate("""() => [...document.querySelectorAll('[data-testid="stMain"] table')].flatMap(t => {
+        const scrolls = ['auto', 'scroll'].includes(getComputedStyle(t).overflowX);
+        const cut = t.getBoundingClientRect().right > window.innerWidth + 1 && !scrolls;
+        return cut ? [(t.rows[0] ? t.rows[0].innerText : '').slice(0, 80)] : [];
+    })""")
+
+
 def overlapping_ticks(tab) -> list[str]:
     """Neighbouring x-axis tick labels of a chart drawn over each other (unreadable), as "a|b" texts.
     Level labels overlap when their boxes do; labels turned by an angle a when the distance between

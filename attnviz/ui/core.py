@@ -39,6 +39,15 @@ PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png",
 
 # ------------------------------------------------------------------------------------ navigation
 
+# On a phone a wide markdown table (Home's models, Verify's checks) ran past the screen's edge and was cut
+# off with no way to reach its last columns: below 640 px it scrolls sideways in its own box instead.
+PHONE_STYLE = """<style>
+@media (max-width: 640px) {
+  [data-testid="stMarkdownContainer"] table { display: block; max-width: 100%; overflow-x: auto; }
+}
+</style>"""
+
+
 def ensure_app() -> None:
     """Call first on every page: make sure the page runs inside app.py's st.navigation.
 
