@@ -232,6 +232,14 @@ def problems(tab) -> list[str]:
     return found
 
 
+def chart_titles(tab) -> list[str]:
+    """Each chart's title as one line (a wrapped title's lines joined by spaces)."""
+    return tab.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot .gtitle')].map(t => {
+        const lines = [...t.querySelectorAll('tspan.line')].map(l => l.textContent.trim());
+        return (lines.length ? lines.join(' ') : t.textContent).trim();
+    })""")
+
+
 def cut_titles(tab) -> list[str]:
     """Chart and axis titles that run past an edge of their chart (cut off on screen)."""
     return tab.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')].flatMap(p => {

@@ -6,17 +6,9 @@ from __future__ import annotations
 import pytest
 
 from attnviz.bundles import prepare
-from browser_support import cut_titles, open_page, problems, settle, shoot
+from browser_support import chart_titles, cut_titles, open_page, problems, settle, shoot
 
 pytestmark = pytest.mark.browser
-
-
-def chart_titles(tab) -> list[str]:
-    """Each chart's title as one line (a wrapped title's lines joined by spaces)."""
-    return tab.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot .gtitle')].map(t => {
-        const lines = [...t.querySelectorAll('tspan.line')].map(l => l.textContent.trim());
-        return (lines.length ? lines.join(' ') : t.textContent).trim();
-    })""")
 
 
 def generate(tab) -> None:

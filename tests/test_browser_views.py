@@ -16,7 +16,7 @@ import pytest
 import attnviz
 from attnviz.text.display import readable_token
 from attnviz.plots.attention import is_picture
-from browser_support import (ARTIFACTS, FLIPPER_JS, VIEWS_JS, flipper_shows_js, open_page, plotly_title_js, problems, serve_app, settle, shoot,
+from browser_support import (ARTIFACTS, FLIPPER_JS, VIEWS_JS, chart_titles, flipper_shows_js, open_page, plotly_title_js, problems, serve_app, settle, shoot,
                              slider_shows_js, slow_factor, timed_action, timed_action_synced, views_show_js)
 
 pytestmark = pytest.mark.browser
@@ -25,14 +25,6 @@ MINILM = "all-MiniLM-L6-v2"
 WORDS = ("the film was a quiet surprise with warm acting and a clever story about two old friends who "
          "travel across the country to find a lost dog while the music keeps the mood light").split()
 MAX_PAYLOAD = 5_000_000
-
-
-def titles(tab) -> list[str]:
-    """Each chart's title as one line (a wrapped title's lines joined by spaces)."""
-    return tab.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot .gtitle')].map(t => {
-        const lines = [...t.querySelectorAll('tspan.line')].map(l => l.textContent.trim());
-        return (lines.length ? lines.join(' ') : t.textContent).trim();
-    })""")
 
 
 def wait_title(tab, prefix: str) -> None:
@@ -224,7 +216,7 @@ def test_line_and_query_key_views_follow_the_chosen_head(page, server):
     settle(page)
     shoot(page, "views-lines-qk")
     assert problems(page) == []
-    assert any("layer 4, lines of head(s) 9" in t for t in titles(page))
+    assert any("layer 4, lines of head(s) 9" in t for t in chart_titles(page))
 
 
 def test_generation_timeline_names_the_step(page, server):
@@ -245,7 +237,7 @@ def test_generation_timeline_names_the_step(page, server):
         step.press("ArrowRight")
     wait_title(page, "Step 3: choosing")
     settle(page)
-    shown = [t for t in titles(page) if t.startswith("Step ")]
+    shown = [t for t in chart_titles(page) if t.startswith("Step ")]
     assert len(shown) == 2 and all(t.startswith("Step 3: ") for t in shown), shown
     assert f"(chosen {readable_token(generated[len(prompt) + 3])})" in shown[1]
     step.press("End")
@@ -253,7 +245,7 @@ def test_generation_timeline_names_the_step(page, server):
     settle(page)
     shoot(page, "views-timeline")
     assert problems(page) == []
-    assert any(t.startswith("Step 199: the candidates") for t in titles(page))
+    assert any(t.startswith("Step 199: the candidates") for t in chart_titles(page))
 
 
 def _sentence(n_words: int) -> str:

@@ -44,10 +44,7 @@ def trace_csv(trace: AttentionTrace) -> str:
 
 def trace_json(trace: AttentionTrace) -> str:
     """trace.to_json() plus the tokens' display form ("Ġthe" -> "␣the") beside the raw tokens."""
-    data = json.loads(trace.to_json())
-    data["display_tokens"] = [display.readable_token(t) for t in trace.tokens]
-    data["display_query_tokens"] = [display.readable_token(t) for t in trace.query_tokens]
-    return json.dumps(data)
+    return json.dumps({**json.loads(trace.to_json()), **_display_tokens(trace)})
 
 
 def trace_npz(trace: AttentionTrace) -> bytes:
@@ -69,11 +66,15 @@ def head_json_gz(trace: AttentionTrace, layer: int, head: int) -> bytes:
     """One head as gzip-compressed JSON: tokens (raw and as shown) and weights[query][key]."""
     _check_head(trace, layer, head)
     data = {"model": trace.model_name, "layer": layer, "head": head, "causal": trace.causal,
-            "tokens": trace.tokens, "query_tokens": trace.query_tokens,
-            "display_tokens": [display.readable_token(t) for t in trace.tokens],
-            "display_query_tokens": [display.readable_token(t) for t in trace.query_tokens],
+            "tokens": trace.tokens, "query_tokens": trace.query_tokens, **_display_tokens(trace),
             "weights": trace.head(layer, head).astype(np.float64).tolist()}
     return gzip.compress(json.dumps(data).encode(), compresslevel=6)
+
+
+def _display_tokens(trace: AttentionTrace) -> dict[str, list[str]]:
+    """The tokens as the app shows them ("Ġthe" -> "␣the"), keys and queries."""
+    return {"display_tokens": [display.readable_token(t) for t in trace.tokens],
+            "display_query_tokens": [display.readable_token(t) for t in trace.query_tokens]}
 
 
 def _check_head(trace: AttentionTrace, layer: int, head: int) -> None:
