@@ -51,6 +51,8 @@ def query_key_figure(qk: QueryKey, query: int) -> go.Figure:
     shown = [keys[i] for i in _thin(n_keys, MAX_TICK_LABELS)]
     fig.update_yaxes(type="category", autorange="reversed", tickmode="array", tickvals=shown, row=2, col=1)
     fig.update_yaxes(type="category", row=1, col=1)
+    # the query row spans two panels, so its dimension numbers sat on the "keys k" and "q ⊙ k" titles below
+    fig.update_xaxes(showticklabels=False, row=1, col=1)
     fig.update_xaxes(title="dimension", row=2, col=1)
     fig.update_xaxes(title="dimension", row=2, col=2)
     fig.update_xaxes(range=[0, 1], row=2, col=4)
